@@ -1,0 +1,86 @@
+"""[build] and [toolchain]: how the image is built, and where checks run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipelines.config._reader import Table
+
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    # The stage of the Dockerfile that is the shippable image; None = last stage.
+    target: str | None = None
+    # Empty means the engine's own platform.
+    platforms: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheMount:
+    """A package-manager cache kept between runs in a Dagger cache volume."""
+
+    path: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolchainConfig:
+    """Where lint and tests run: a stage of the service's Dockerfile, or an image.
+
+    Exactly one of ``target`` and ``image`` is set. The source directory is
+    mounted at ``workdir`` either way, so the checks see the working tree.
+    """
+
+    target: str | None = None
+    image: str | None = None
+    workdir: str = "/src"
+    env: tuple[tuple[str, str], ...] = ()
+    caches: tuple[CacheMount, ...] = ()
+
+
+def parse_build(table: Table | None) -> BuildConfig:
+    if table is None:
+        return BuildConfig()
+    dockerfile = table.string("dockerfile", "Dockerfile", example='"Dockerfile"')
+    context = table.string("context", ".", example='"."')
+    target = table.string("target", None, example='"runtime"')
+    platforms = table.str_list("platforms", (), example='["linux/amd64", "linux/arm64"]')
+    for platform in platforms:
+        if not _PLATFORM.match(platform):
+            table.fail("platforms", f"{platform!r} is not an OS/architecture platform",
+                       'use values like "linux/amd64" or "linux/arm64"')
+    build_args = table.str_map("build_args", ())
+    table.finish()
+    return BuildConfig(dockerfile=dockerfile, context=context, target=target,
+                       platforms=platforms, build_args=build_args)
+
+
+def parse_toolchain(table: Table | None) -> ToolchainConfig:
+    if table is None:
+        return ToolchainConfig(target="test")
+    target = table.string("target", None, example='"test"')
+    image = table.image("image", None)
+    if (target is None) == (image is None):
+        table.fail(None, "set exactly one of `target` (a stage of the service's Dockerfile) "
+                         "or `image` (a digest-pinned toolchain image)",
+                   'e.g. `target = "test"` for a Dockerfile with a test stage')
+    workdir = table.string("workdir", "/src", example='"/src"')
+    if not workdir.startswith("/"):
+        table.fail("workdir", f"expected an absolute path, got {workdir!r}",
+                   f'write it as `workdir = "/{workdir}"`')
+    env = table.str_map("env", ())
+    caches = []
+    for entry in table.tables("caches"):
+        path = entry.string("path", example='"/root/.cache/pip"')
+        key = entry.string("key", example='"pip"')
+        entry.finish()
+        caches.append(CacheMount(path=path, key=key))
+    table.finish()
+    return ToolchainConfig(target=target, image=image, workdir=workdir, env=env,
+                           caches=tuple(caches))
