@@ -1,0 +1,150 @@
+"""The handler's inputs, parsed once: the scheduler's event and the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipelines.cost_saver.model import Action, OptIn
+from pipelines.errors import ConfigError, did_you_mean
+
+EVENT = "Lambda event"
+ENVIRONMENT = "Lambda environment"
+_EVENT_KEYS = ("action", "dry_run")
+_EXAMPLE_EVENT = '{"action": "stop", "dry_run": false}'
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    action: Action
+    dry_run: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    opt_in: OptIn
+    regions: tuple[str, ...]
+    skip_dates: frozenset[date]
+    timezone: ZoneInfo
+    table: str
+    # The region of the saved-capacity table: the Lambda's own.
+    home_region: str
+
+
+def parse_event(event: object) -> Event:
+    """The scheduler's input: exactly ``{"action": "stop"|"start", "dry_run": bool}``."""
+    if not isinstance(event, Mapping):
+        raise ConfigError(
+            file=EVENT,
+            key=None,
+            problem=f"expected a JSON object, got {type(event).__name__} {event!r}",
+            fix=f"send {_EXAMPLE_EVENT} (the schedule's Input in infra/cost-saver/template.yaml)",
+        )
+    for key in event:
+        if key not in _EVENT_KEYS:
+            raise ConfigError(
+                file=EVENT,
+                key=str(key),
+                problem=f"unknown key{did_you_mean(str(key), _EVENT_KEYS)}",
+                fix=f"send only {', '.join(_EVENT_KEYS)}, as in {_EXAMPLE_EVENT}",
+            )
+    action = event.get("action")
+    if action not in {a.value for a in Action}:
+        hint = did_you_mean(action, [a.value for a in Action]) if isinstance(action, str) else ""
+        raise ConfigError(
+            file=EVENT,
+            key="action",
+            problem=f'expected "stop" or "start", got {action!r}{hint}',
+            fix=f"send {_EXAMPLE_EVENT}",
+        )
+    dry_run = event.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ConfigError(
+            file=EVENT,
+            key="dry_run",
+            problem=f"expected true or false (a JSON boolean), got {dry_run!r}",
+            fix='write "dry_run": true or "dry_run": false, without quotes around the value',
+        )
+    return Event(action=Action(action), dry_run=dry_run)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Every ``COST_SAVER_*`` variable, checked, with the error naming the variable."""
+    env = os.environ if environ is None else environ
+    home_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    if not home_region:
+        raise ConfigError(
+            file=ENVIRONMENT,
+            key="AWS_REGION",
+            problem="not set (Lambda always sets it; a local run must)",
+            fix="export AWS_REGION=eu-west-1 (the region of the saved-capacity table)",
+        )
+    tag_key = env.get("COST_SAVER_TAG_KEY", "").strip() or "cost-saver"
+    tag_value = env.get("COST_SAVER_TAG_VALUE", "").strip() or "enabled"
+    return Settings(
+        opt_in=OptIn(key=tag_key, value=tag_value),
+        regions=_regions(env.get("COST_SAVER_REGIONS", ""), home_region),
+        skip_dates=_skip_dates(env.get("COST_SAVER_SKIP_DATES", "")),
+        timezone=_timezone(env.get("COST_SAVER_TIMEZONE", "").strip() or "UTC"),
+        table=_table(env.get("COST_SAVER_TABLE", "")),
+        home_region=home_region,
+    )
+
+
+def _regions(raw: str, default: str) -> tuple[str, ...]:
+    names = [name.strip() for name in raw.split(",") if name.strip()] or [default]
+    for name in names:
+        if not _REGION.match(name):
+            raise ConfigError(
+                file=ENVIRONMENT,
+                key="COST_SAVER_REGIONS",
+                problem=f"{name!r} is not a region name",
+                fix="list regions separated by commas, e.g. eu-west-1,us-east-1",
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def _skip_dates(raw: str) -> frozenset[date]:
+    dates: set[date] = set()
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            dates.add(date.fromisoformat(entry))
+        except ValueError:
+            raise ConfigError(
+                file=ENVIRONMENT,
+                key="COST_SAVER_SKIP_DATES",
+                problem=f"{entry!r} is not an ISO date",
+                fix="list dates as YYYY-MM-DD separated by commas, e.g. 2026-12-24,2026-12-25",
+            ) from None
+    return frozenset(dates)
+
+
+def _timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            file=ENVIRONMENT,
+            key="COST_SAVER_TIMEZONE",
+            problem=f"{name!r} is not a known IANA time zone",
+            fix="use the schedules' time zone, e.g. Europe/Paris or America/New_York",
+        ) from None
+
+
+def _table(name: str) -> str:
+    if not name.strip():
+        raise ConfigError(
+            file=ENVIRONMENT,
+            key="COST_SAVER_TABLE",
+            problem="not set: the saved capacity has nowhere to go",
+            fix="set it to the DynamoDB table of infra/cost-saver/template.yaml (its output "
+            "SavedCapacityTableName)",
+        )
+    return name.strip()
