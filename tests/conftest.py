@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,7 @@ def _isolation_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
             raise IsolationError(f"{tier} tests must not open network connections: {address!r}")
         real_connect(self, address)  # type: ignore[arg-type]
 
-    def guarded_popen(*args: object, **kwargs: object) -> None:
+    def guarded_popen(*args: object, **_kwargs: object) -> None:
         raise IsolationError(f"{tier} tests must not start processes: {args!r}")
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
@@ -59,11 +58,10 @@ def reference_service() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never let a test reach real AWS with a developer's credentials."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    yield

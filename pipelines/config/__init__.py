@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.config._reader import Table, is_digest_pinned
-from pipelines.config.build import BuildConfig, CacheMount, ToolchainConfig, parse_build, \
-    parse_toolchain
+from pipelines.config.build import (
+    BuildConfig,
+    CacheMount,
+    ToolchainConfig,
+    parse_build,
+    parse_toolchain,
+)
 from pipelines.config.checks import SUITES, LintConfig, SuiteConfig, parse_lint, parse_suites
 from pipelines.config.deploy import DeployConfig, parse_deploy
 from pipelines.config.publish import PublishConfig, parse_publish
@@ -55,12 +60,16 @@ class PipelineConfig:
     def suite(self, name: str, *, file: str = CONFIG_FILE) -> SuiteConfig:
         """The named test suite, or a ConfigError saying how to add it."""
         if name not in SUITES:
-            raise ConfigError(file=file, key=f"test.{name}",
-                              problem=f"unknown test suite {name!r}",
-                              fix="use one of " + ", ".join(SUITES))
+            raise ConfigError(
+                file=file,
+                key=f"test.{name}",
+                problem=f"unknown test suite {name!r}",
+                fix="use one of " + ", ".join(SUITES),
+            )
         if name not in self.tests:
             raise ConfigError(
-                file=file, key=f"test.{name}",
+                file=file,
+                key=f"test.{name}",
                 problem=f"no [test.{name}] table: the {name} suite has no commands",
                 fix=f'add [test.{name}] with `commands = [["pytest", "tests/{name}"]]`',
             )
@@ -72,13 +81,15 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(file=file, key=None, problem=f"invalid TOML: {error}",
-                          fix="correct the syntax at the line and column shown") from None
+        raise ConfigError(
+            file=file,
+            key=None,
+            problem=f"invalid TOML: {error}",
+            fix="correct the syntax at the line and column shown",
+        ) from None
     root = Table(data, file=file, path="")
-    service_table = root.table("service", required=True)
-    assert service_table is not None  # required=True raised otherwise
     config = PipelineConfig(
-        service=parse_service(service_table),
+        service=parse_service(root.required_table("service")),
         build=parse_build(root.table("build")),
         toolchain=parse_toolchain(root.table("toolchain")),
         lint=parse_lint(root.table("lint")),

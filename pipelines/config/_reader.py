@@ -9,6 +9,7 @@ give the same quality of error without repeating itself.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -27,8 +28,14 @@ def is_digest_pinned(image: str) -> bool:
 
 
 def _type_name(value: object) -> str:
-    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
-             list: "an array", dict: "a table"}
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        list: "an array",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -60,13 +67,21 @@ class Table:
         if name in self._data:
             return self._data[name]
         if default is _MISSING:
-            self.fail(name, f"required key is missing (expected {expected})",
-                      f"add `{name} = {example}` under [{self._path}]")
+            typo = difflib.get_close_matches(name, [str(k) for k in self._data], n=1, cutoff=0.6)
+            found = f'; found "{typo[0]}": a typo?' if typo else ""
+            self.fail(
+                name,
+                f"required key is missing (expected {expected}){found}",
+                f"add `{name} = {example}` under [{self._path}]",
+            )
         return default
 
     def _wrong(self, name: str, value: object, expected: str, example: str) -> NoReturn:
-        self.fail(name, f"expected {expected}, got {_type_name(value)} {value!r}",
-                  f"write it as `{name} = {example}`")
+        self.fail(
+            name,
+            f"expected {expected}, got {_type_name(value)} {value!r}",
+            f"write it as `{name} = {example}`",
+        )
 
     def string(self, name: str, default: Any = _MISSING, *, example: str = '"..."') -> Any:
         value = self._get(name, default, "a string", example)
@@ -82,8 +97,15 @@ class Table:
             self._wrong(name, value, "a boolean (true or false)", "true")
         return value
 
-    def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = None,
-            maximum: int | None = None, example: str = "1") -> Any:
+    def integer(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        example: str = "1",
+    ) -> Any:
         value = self._get(name, default, "an integer", example)
         if value is default:
             return value
@@ -91,8 +113,11 @@ class Table:
             self._wrong(name, value, "an integer", example)
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            self.fail(name, f"expected an integer {bounds}, got {value}",
-                      f"write it as `{name} = {example}`")
+            self.fail(
+                name,
+                f"expected an integer {bounds}, got {value}",
+                f"write it as `{name} = {example}`",
+            )
         return value
 
     def str_list(self, name: str, default: Any = _MISSING, *, example: str = '["..."]') -> Any:
@@ -110,11 +135,12 @@ class Table:
         if value is default:
             return value
         if isinstance(value, str):
-            self.fail(name, f"commands are argument lists, not shell strings; got {value!r}",
-                      f"split it into arguments: `{name} = {_as_argv(value)}`")
-        if not isinstance(value, list) or not value or not all(
-            isinstance(v, str) for v in value
-        ):
+            self.fail(
+                name,
+                f"commands are argument lists, not shell strings; got {value!r}",
+                f"split it into arguments: `{name} = {_as_argv(value)}`",
+            )
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             self._wrong(name, value, "a non-empty array of strings", example)
         return tuple(value)
 
@@ -129,14 +155,15 @@ class Table:
         commands = []
         for index, item in enumerate(value):
             if isinstance(item, str):
-                self.fail(f"{name}[{index}]",
-                          f"commands are argument lists, not shell strings; got {item!r}",
-                          f"write it as {_as_argv(item)}")
-            if not isinstance(item, list) or not item or not all(
-                isinstance(v, str) for v in item
-            ):
-                self._wrong(f"{name}[{index}]", item, "a non-empty array of strings",
-                            '["pytest", "-q"]')
+                self.fail(
+                    f"{name}[{index}]",
+                    f"commands are argument lists, not shell strings; got {item!r}",
+                    f"write it as {_as_argv(item)}",
+                )
+            if not isinstance(item, list) or not item or not all(isinstance(v, str) for v in item):
+                self._wrong(
+                    f"{name}[{index}]", item, "a non-empty array of strings", '["pytest", "-q"]'
+                )
             commands.append(tuple(item))
         return tuple(commands)
 
@@ -151,12 +178,15 @@ class Table:
             self._wrong(name, value, "a table of string values", example)
         return tuple(sorted(value.items()))
 
-    def table(self, name: str, *, required: bool = False) -> Table | None:
+    def required_table(self, name: str) -> Table:
+        table = self.table(name)
+        if table is None:
+            self.fail(name, "required table is missing", f"add a [{self.key(name)}] table")
+        return table
+
+    def table(self, name: str) -> Table | None:
         self._seen.add(name)
         if name not in self._data:
-            if required:
-                self.fail(name, "required table is missing",
-                          f"add a [{self.key(name)}] table")
             return None
         value = self._data[name]
         if not isinstance(value, dict):
@@ -169,17 +199,21 @@ class Table:
         value = self._data.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self._wrong(name, value, "an array of tables", f"[[{self.key(name)}]]")
-        return tuple(Table(v, file=self._file, path=f"{self.key(name)}[{i}]")
-                     for i, v in enumerate(value))
+        return tuple(
+            Table(v, file=self._file, path=f"{self.key(name)}[{i}]") for i, v in enumerate(value)
+        )
 
     def image(self, name: str, default: Any = _MISSING) -> Any:
         """A container image reference that must be pinned by digest."""
         example = '"docker.io/library/postgres:16@sha256:<64 hex digits>"'
         value = self.string(name, default, example=example)
         if isinstance(value, str) and not is_digest_pinned(value):
-            self.fail(name, f"image {value!r} is not pinned by digest",
-                      "append the digest: `docker buildx imagetools inspect IMAGE` prints it; "
-                      f"write `{name} = {example}`")
+            self.fail(
+                name,
+                f"image {value!r} is not pinned by digest",
+                "append the digest: `docker buildx imagetools inspect IMAGE` prints it; "
+                f"write `{name} = {example}`",
+            )
         return value
 
     def finish(self) -> None:
@@ -187,9 +221,12 @@ class Table:
         for name in self._data:
             if name not in self._seen:
                 hint = did_you_mean(name, self._seen)
-                self.fail(name, f"unknown key{hint}",
-                          "remove it, or correct its spelling; known keys: "
-                          + ", ".join(sorted(self._seen)))
+                self.fail(
+                    name,
+                    f"unknown key{hint}",
+                    "remove it, or correct its spelling; known keys: "
+                    + ", ".join(sorted(self._seen)),
+                )
 
 
 def _as_argv(command: str) -> str:

@@ -53,12 +53,20 @@ def parse_build(table: Table | None) -> BuildConfig:
     platforms = table.str_list("platforms", (), example='["linux/amd64", "linux/arm64"]')
     for platform in platforms:
         if not _PLATFORM.match(platform):
-            table.fail("platforms", f"{platform!r} is not an OS/architecture platform",
-                       'use values like "linux/amd64" or "linux/arm64"')
+            table.fail(
+                "platforms",
+                f"{platform!r} is not an OS/architecture platform",
+                'use values like "linux/amd64" or "linux/arm64"',
+            )
     build_args = table.str_map("build_args", ())
     table.finish()
-    return BuildConfig(dockerfile=dockerfile, context=context, target=target,
-                       platforms=platforms, build_args=build_args)
+    return BuildConfig(
+        dockerfile=dockerfile,
+        context=context,
+        target=target,
+        platforms=platforms,
+        build_args=build_args,
+    )
 
 
 def parse_toolchain(table: Table | None) -> ToolchainConfig:
@@ -67,13 +75,19 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
     target = table.string("target", None, example='"test"')
     image = table.image("image", None)
     if (target is None) == (image is None):
-        table.fail(None, "set exactly one of `target` (a stage of the service's Dockerfile) "
-                         "or `image` (a digest-pinned toolchain image)",
-                   'e.g. `target = "test"` for a Dockerfile with a test stage')
+        table.fail(
+            None,
+            "set exactly one of `target` (a stage of the service's Dockerfile) "
+            "or `image` (a digest-pinned toolchain image)",
+            'e.g. `target = "test"` for a Dockerfile with a test stage',
+        )
     workdir = table.string("workdir", "/src", example='"/src"')
     if not workdir.startswith("/"):
-        table.fail("workdir", f"expected an absolute path, got {workdir!r}",
-                   f'write it as `workdir = "/{workdir}"`')
+        table.fail(
+            "workdir",
+            f"expected an absolute path, got {workdir!r}",
+            f'write it as `workdir = "/{workdir}"`',
+        )
     env = table.str_map("env", ())
     caches = []
     for entry in table.tables("caches"):
@@ -82,5 +96,6 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
         entry.finish()
         caches.append(CacheMount(path=path, key=key))
     table.finish()
-    return ToolchainConfig(target=target, image=image, workdir=workdir, env=env,
-                           caches=tuple(caches))
+    return ToolchainConfig(
+        target=target, image=image, workdir=workdir, env=env, caches=tuple(caches)
+    )

@@ -24,16 +24,23 @@ class ServiceConfig:
 def parse_service(table: Table) -> ServiceConfig:
     name = table.string("name", example='"hello-service"')
     if not _NAME.match(name):
-        table.fail("name", f"{name!r} is not a DNS label (lowercase letters, digits, '-')",
-                   'use a name like "hello-service": it becomes image, namespace and app names')
+        table.fail(
+            "name",
+            f"{name!r} is not a DNS label (lowercase letters, digits, '-')",
+            'use a name like "hello-service": it becomes image, namespace and app names',
+        )
     port = table.integer("port", minimum=1, maximum=65535, example="8080")
     health = table.string("health_path", "/healthz", example='"/healthz"')
     ready = table.string("readiness_path", "/readyz", example='"/readyz"')
     for key, path in (("health_path", health), ("readiness_path", ready)):
         if not path.startswith("/"):
-            table.fail(key, f"expected an absolute URL path, got {path!r}",
-                       f'write it as `{key} = "/{path}"`')
+            table.fail(
+                key,
+                f"expected an absolute URL path, got {path!r}",
+                f'write it as `{key} = "/{path}"`',
+            )
     drain = table.integer("drain_seconds", 10, minimum=0, maximum=600, example="10")
     table.finish()
-    return ServiceConfig(name=name, port=port, health_path=health, readiness_path=ready,
-                         drain_seconds=drain)
+    return ServiceConfig(
+        name=name, port=port, health_path=health, readiness_path=ready, drain_seconds=drain
+    )

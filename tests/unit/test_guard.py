@@ -11,8 +11,10 @@ from tests.conftest import IsolationError
 
 
 def test_guard_refuses_a_tcp_connection() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, \
-            pytest.raises(IsolationError, match="network"):
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock,
+        pytest.raises(IsolationError, match="network"),
+    ):
         sock.connect(("127.0.0.1", 9))
 
 

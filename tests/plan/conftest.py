@@ -1,0 +1,103 @@
+"""Plan-tier fixtures: lazy inputs, the reference config, and the await seam.
+
+A Dagger function builds its graph lazily and awaits only to read results.
+The ``seam`` fixture answers those few awaits (``exit_code``, ``exists``,
+``contents``, ...) from a script and records the graph each await was made
+on, so a test can read the exact query the function would send to an engine
+without one. It proves the plan, not the run: the engine tier does that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagger
+import pytest
+from dagger import dag
+
+from pipelines.config import PipelineConfig, parse_config
+from tests.conftest import REFERENCE_SERVICE
+from tests.graph import Call, Graph, render
+
+
+@pytest.fixture
+def reference_config() -> PipelineConfig:
+    path = REFERENCE_SERVICE / "pipelines.toml"
+    return parse_config(path.read_text(), file=str(path))
+
+
+@pytest.fixture
+def lazy_source() -> dagger.Directory:
+    return dag.directory()
+
+
+@dataclass
+class Seam:
+    """Scripted answers for awaited SDK calls, and the graphs they were made on."""
+
+    answers: dict[str, Callable[[Graph], Any]] = field(default_factory=dict)
+    calls: list[tuple[str, Graph]] = field(default_factory=list)
+
+    def graphs(self, method: str) -> list[Graph]:
+        return [graph for name, graph in self.calls if name == method]
+
+
+@pytest.fixture
+def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
+    """Answer awaits from the reference service's files and a scripted exec result."""
+    state = Seam()
+    state.answers.update(
+        {
+            "Directory.entries": lambda _g: sorted(p.name for p in reference_service.iterdir()),
+            "Directory.exists": lambda g: (reference_service / _last_arg(g, "path")).exists(),
+            "File.contents": lambda g: _file_contents(g, reference_service),
+            "Container.exit_code": lambda _g: 0,
+            "Container.exists": lambda _g: True,
+            "Container.combined_output": lambda _g: "",
+        }
+    )
+
+    def patch(cls: type, method: str) -> None:
+        key = f"{cls.__name__}.{method}"
+
+        async def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+            graph = render(self)
+            if args or kwargs:  # e.g. exists(path): record the argument as a call
+                graph = Graph(graph.type_name, (*graph.calls, _pseudo(method, args, kwargs)))
+            state.calls.append((key, graph))
+            return state.answers[key](graph)
+
+        monkeypatch.setattr(cls, method, answer)
+
+    for cls, method in (
+        (dagger.Directory, "entries"),
+        (dagger.Directory, "exists"),
+        (dagger.File, "contents"),
+        (dagger.Container, "exit_code"),
+        (dagger.Container, "exists"),
+        (dagger.Container, "combined_output"),
+        (dagger.Container, "stdout"),
+        (dagger.Container, "sync"),
+    ):
+        patch(cls, method)
+    return state
+
+
+def _pseudo(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    named = dict(kwargs)
+    if args:
+        named["path"] = args[0]
+    return Call(type_name="await", name=method, args=named)
+
+
+def _last_arg(graph: Graph, name: str) -> str:
+    return str(graph.calls[-1].args[name])
+
+
+def _file_contents(graph: Graph, root: Path) -> str:
+    """Contents of a file read from the source directory, by the path in the graph."""
+    path = str(graph.find("file")[-1].args["path"])
+    return (root / path).read_text()

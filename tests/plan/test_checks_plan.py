@@ -1,0 +1,213 @@
+"""Plan tier: the graphs of lint, test and build on the reference service."""
+
+from __future__ import annotations
+
+import dagger
+import pytest
+
+from ci.main import PortablePipelines, ValidationFailed
+from ci.toolchain import image, toolchain
+from pipelines.config import PipelineConfig, parse_config
+from pipelines.errors import ConfigError
+from tests.graph import Graph, render
+from tests.plan.conftest import Seam
+
+JUNIT_TWO_FAILED = """<?xml version="1.0"?>
+<testsuites><testsuite name="pytest" tests="3">
+<testcase classname="tests.unit.test_app" name="test_ok"/>
+<testcase classname="tests.unit.test_app" name="test_a"><failure message="x"/></testcase>
+<testcase classname="tests.unit.test_app" name="test_b"><error message="y"/></testcase>
+</testsuite></testsuites>"""
+
+
+def pipelines(source: dagger.Directory) -> PortablePipelines:
+    return PortablePipelines(source=source)
+
+
+def execs(graph: Graph) -> list[list[str]]:
+    return [call.args["args"] for call in graph.find("withExec")]
+
+
+def test_toolchain_builds_the_test_stage_and_mounts_caches(
+    lazy_source: dagger.Directory, reference_config: PipelineConfig
+) -> None:
+    graph = render(toolchain(lazy_source, reference_config))
+    (build,) = graph.find("dockerBuild")
+    assert build.args["target"] == "test"
+    mounts = {call.args["path"]: call for call in graph.find("withMountedCache")}
+    assert set(mounts) == {c.path for c in reference_config.toolchain.caches}
+    for call in mounts.values():
+        assert call.args["sharing"] == "LOCKED"
+        assert call.args["cache"].find("cacheVolume")
+    # The working tree is mounted where the commands run.
+    (tree,) = graph.find("withDirectory")
+    assert tree.args["path"] == "/src"
+    assert graph.find("withWorkdir")[-1].args["path"] == "/src"
+
+
+def test_toolchain_image_is_used_as_is_when_configured(lazy_source: dagger.Directory) -> None:
+    ref = "golang:1.23@sha256:" + "b" * 64
+    config = parse_config(f'[service]\nname = "go"\nport = 80\n[toolchain]\nimage = "{ref}"\n')
+    graph = render(toolchain(lazy_source, config))
+    assert [call.args["address"] for call in graph.find("from")] == [ref]
+    assert not graph.find("dockerBuild")
+
+
+@pytest.mark.parametrize("platform", [None, "linux/arm64"])
+def test_build_uses_the_runtime_stage_and_platform(
+    seam: Seam, lazy_source: dagger.Directory, platform: str | None
+) -> None:
+    import anyio
+
+    ctr = anyio.run(
+        lambda: pipelines(lazy_source).build(dagger.Platform(platform) if platform else None)
+    )
+    graph = render(ctr)
+    (build,) = graph.find("dockerBuild")
+    assert build.args["target"] == "runtime"
+    assert build.args["dockerfile"] == "Dockerfile"
+    assert build.args["platform"] == platform
+    assert not graph.find("withExec")
+
+
+def test_build_args_are_passed_as_build_args(lazy_source: dagger.Directory) -> None:
+    config = parse_config(
+        '[service]\nname = "s"\nport = 80\n[build]\nbuild_args = { VERSION = "1.2" }\n'
+    )
+    (build,) = render(image(lazy_source, config)).find("dockerBuild")
+    assert build.args["buildArgs"] == [{"name": "VERSION", "value": "1.2"}]
+
+
+async def test_lint_runs_every_command_as_argv_and_passes(
+    seam: Seam, lazy_source: dagger.Directory, reference_config: PipelineConfig
+) -> None:
+    message = await pipelines(lazy_source).lint()
+    ran = [execs(graph)[-1] for graph in seam.graphs("Container.exit_code")]
+    assert reference_config.lint is not None
+    assert sorted(ran) == sorted(list(cmd) for cmd in reference_config.lint.commands)
+    for graph in seam.graphs("Container.exit_code"):
+        assert graph.find("withExec")[-1].args["expect"] == "ANY"
+        assert graph.find("dockerBuild")[0].args["target"] == "test"
+    assert message == "lint: 2 commands passed"
+
+
+async def test_lint_reports_every_failing_command(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Container.exit_code"] = lambda g: 1
+    seam.answers["Container.combined_output"] = lambda g: f"problem in {execs(g)[-1][1]}"
+    with pytest.raises(ValidationFailed) as caught:
+        await pipelines(lazy_source).lint()
+    text = str(caught.value)
+    assert "2 of 2 commands failed" in text
+    assert "`ruff check .` exited 1" in text
+    assert "`ruff format --check .` exited 1" in text
+    assert "problem in format" in text
+
+
+async def test_lint_fails_on_one_bad_command_only(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Container.exit_code"] = lambda g: 2 if "format" in execs(g)[-1] else 0
+    with pytest.raises(ValidationFailed, match=r"1 of 2 commands failed"):
+        await pipelines(lazy_source).lint()
+
+
+async def test_test_passes_and_reads_the_junit_report(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    passing = JUNIT_TWO_FAILED.replace('<failure message="x"/>', "").replace(
+        '<error message="y"/>', ""
+    )
+    seam.answers["File.contents"] = lambda g: passing
+    summary = await pipelines(lazy_source).test()
+    assert summary == "unit: 3 passed, 0 failed, 0 skipped"
+    (run,) = seam.graphs("Container.exit_code")
+    assert execs(run) == [["pytest", "tests/unit", "--junitxml=reports/unit.xml"]]
+    (probe,) = seam.graphs("Container.exists")
+    assert probe.calls[-1].args["path"] == "/src/reports/unit.xml"
+
+
+async def test_failing_tests_fail_the_call_but_the_report_is_returned(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Container.exit_code"] = lambda g: 1
+    seam.answers["File.contents"] = lambda g: JUNIT_TWO_FAILED
+    result = await pipelines(lazy_source).test_report("unit")
+    assert result.exit_code == 1
+    report = render(result.report)
+    assert report.calls[-1].name == "file"
+    assert report.calls[-1].args["path"] == "/src/reports/unit.xml"
+    assert "test_a" in result.summary
+    assert "test_b" in result.summary
+
+    with pytest.raises(ValidationFailed, match=r"unit: 1 passed, 2 failed"):
+        await pipelines(lazy_source).test()
+
+
+async def test_a_suite_that_writes_no_report_gets_a_synthetic_one(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Container.exit_code"] = lambda g: 4
+    seam.answers["Container.exists"] = lambda g: False
+    seam.answers["Container.combined_output"] = lambda g: "ImportError: no module named app"
+    result = await pipelines(lazy_source).test_report("unit")
+    assert result.exit_code == 4
+    new_file = render(result.report).find("withNewFile")[0]
+    assert "exited 4 without writing its report" in new_file.args["contents"]
+    assert "ImportError" in new_file.args["contents"]
+
+
+async def test_multi_command_suite_stops_at_the_first_failure(
+    seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (
+        '[service]\nname = "s"\nport = 80\n'
+        '[test.unit]\ncommands = [["first"], ["second"], ["third"]]\nreport = "r.xml"\n'
+    )
+    monkeypatch.setattr("ci.main.load_config", _fixed_config(parse_config(text)))
+    seam.answers["Container.exit_code"] = lambda g: 3 if execs(g)[-1] == ["second"] else 0
+    seam.answers["File.contents"] = lambda g: JUNIT_TWO_FAILED
+    result = await pipelines(lazy_source).test_report("unit")
+    ran = [execs(g)[-1] for g in seam.graphs("Container.exit_code")]
+    assert ran == [["first"], ["second"]]
+    assert result.exit_code == 3
+
+
+async def test_unknown_suite_is_refused_before_any_work(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    with pytest.raises(Exception, match="unknown suite 'unti'"):
+        await pipelines(lazy_source).test_report("unti")
+    assert seam.calls == []
+
+
+async def test_bad_config_fails_before_any_container_work(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["File.contents"] = lambda g: '[service]\nname = "s"\nprot = 80\n'
+    with pytest.raises(ConfigError, match='found "prot": a typo'):
+        await pipelines(lazy_source).lint()
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
+
+
+async def test_missing_config_file_names_the_fix(seam: Seam, lazy_source: dagger.Directory) -> None:
+    seam.answers["Directory.entries"] = lambda g: ["README.md", "src"]
+    with pytest.raises(ConfigError, match=r"no pipelines\.toml") as caught:
+        await pipelines(lazy_source).build()
+    assert "--source=examples/hello-service" in caught.value.fix
+
+
+async def test_missing_dockerfile_fails_before_the_build(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Directory.exists"] = lambda g: False
+    with pytest.raises(ConfigError, match="does not exist"):
+        await pipelines(lazy_source).build()
+
+
+def _fixed_config(config: PipelineConfig):  # type: ignore[no-untyped-def]
+    async def load(_source: dagger.Directory) -> PipelineConfig:
+        return config
+
+    return load

@@ -1,0 +1,128 @@
+"""Registration tier: the engine will accept the module's type definitions.
+
+The SDK builds its type definitions lazily from the decorated classes; only
+the final ``Module.id`` would reach an engine. With that one call answered
+here, ``_typedefs()`` runs every conversion the engine's registration runs,
+and unsupported argument types raise TypeError exactly as they would there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagger
+import pytest
+from dagger.client.gen import Module
+
+from ci.main import PortablePipelines
+from pipelines.config import parse_config
+from tests.conftest import REFERENCE_SERVICE
+from tests.graph import Graph, render
+
+MAIN = "PortablePipelines"
+
+
+def as_main(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The SDK's module builder, told (as the engine tells it by env) which object is main."""
+    module = PortablePipelines.__dagger_module__  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "_main_name", MAIN)
+    monkeypatch.setattr(module, "_main", module._objects[MAIN])
+    return module
+
+
+@pytest.fixture
+async def typedefs(monkeypatch: pytest.MonkeyPatch) -> Graph:
+    module = as_main(monkeypatch)
+    captured: list[Module] = []
+
+    async def module_id(self: Module) -> str:
+        captured.append(self)
+        return "module-id"
+
+    monkeypatch.setattr(Module, "id", module_id)
+    assert await module._typedefs() == "module-id"
+    return render(captured[0])
+
+
+def objects(graph: Graph) -> dict[str, Graph]:
+    """Each registered object's type definition, by name."""
+    found = {}
+    for call in graph.find("withObject"):
+        typedef = call.args["object"]
+        (with_object,) = typedef.find("withObject")
+        found[with_object.args["name"]] = typedef
+    return found
+
+
+def functions(typedef: Graph) -> dict[str, Graph]:
+    return {
+        call.args["function"].find("function")[0].args["name"]: call.args["function"]
+        for call in typedef.find("withFunction")
+    }
+
+
+def args_of(function: Graph) -> dict[str, dict[str, Any]]:
+    return {call.args["name"]: call.args for call in function.find("withArg")}
+
+
+async def test_main_object_registers_with_its_functions(typedefs: Graph) -> None:
+    objs = objects(typedefs)
+    assert MAIN in objs
+    fns = functions(objs[MAIN])
+    assert {"lint", "test", "test_report", "build"} <= set(fns)
+
+
+async def test_lint_and_test_are_checks_and_others_are_not(typedefs: Graph) -> None:
+    fns = functions(objects(typedefs)[MAIN])
+    checks = {name for name, fn in fns.items() if fn.find("withCheck")}
+    assert {"lint", "test"} <= checks
+    assert "build" not in checks
+    assert "test_report" not in checks
+
+
+async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Graph) -> None:
+    (ctor_call,) = objects(typedefs)[MAIN].find("withConstructor")
+    ctor_args = args_of(ctor_call.args["function"])
+    assert set(ctor_args) == {"source"}
+    assert ".git" in ctor_args["source"]["ignore"]
+    assert "pipelines.toml" in ctor_args["source"]["description"]
+
+
+async def test_build_takes_an_optional_platform(typedefs: Graph) -> None:
+    build_args = args_of(functions(objects(typedefs)[MAIN])["build"])
+    platform = build_args["platform"]
+    assert platform["typeDef"].find("withOptional")[0].args["optional"] is True
+    assert platform["typeDef"].find("withScalar")[0].args["name"] == "Platform"
+
+
+async def test_suite_result_exposes_report_and_exit_code(typedefs: Graph) -> None:
+    result = objects(typedefs)["SuiteResult"]
+    fields = {call.args["name"]: call.args for call in result.find("withField")}
+    assert set(fields) == {"suite", "exit_code", "report", "summary"}
+    for name, args in fields.items():
+        assert args["description"], f"field {name} has no description"
+
+
+async def test_every_function_has_a_description(typedefs: Graph) -> None:
+    for name, fn in functions(objects(typedefs)[MAIN]).items():
+        (description,) = fn.find("withDescription")
+        assert description.args["description"].strip(), name
+
+
+async def test_inputs_convert_as_the_runtime_converts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run ``build`` through the SDK's own input conversion, as an engine call would."""
+    module = as_main(monkeypatch)
+
+    async def reference_config(_source: dagger.Directory) -> Any:
+        return parse_config((REFERENCE_SERVICE / "pipelines.toml").read_text())
+
+    monkeypatch.setattr("ci.main.load_config", reference_config)
+    result, _fn = await module.get_structured_result(
+        MAIN, {"source": "directory-id"}, "build", {"platform": json.loads('"linux/arm64"')}
+    )
+    assert isinstance(result, dagger.Container)
+    (build,) = render(result).find("dockerBuild")
+    assert build.args["platform"] == "linux/arm64"

@@ -1,0 +1,174 @@
+"""pipelines.toml parsing: the reference config, and one test per bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.config import PipelineConfig, parse_config
+from pipelines.dockerfile import check_build_targets, stage_names
+from pipelines.errors import ConfigError
+from tests.conftest import REFERENCE_SERVICE
+
+MINIMAL = """
+[service]
+name = "svc"
+port = 8080
+"""
+
+
+def parse(text: str) -> PipelineConfig:
+    return parse_config(text, file="svc/pipelines.toml")
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    return caught.value
+
+
+def test_reference_service_config_parses() -> None:
+    config = parse((REFERENCE_SERVICE / "pipelines.toml").read_text())
+    assert config.service.name == "hello-service"
+    assert config.toolchain.target == "test"
+    assert config.build.target == "runtime"
+    assert config.lint is not None
+    assert all(isinstance(cmd, tuple) and cmd for cmd in config.lint.commands)
+    assert set(config.tests) == {"unit", "smoke", "integration", "e2e"}
+
+
+def test_defaults_of_a_minimal_config() -> None:
+    config = parse(MINIMAL)
+    assert config.service.health_path == "/healthz"
+    assert config.build.dockerfile == "Dockerfile"
+    assert config.toolchain.target == "test"
+    assert config.scan.severities == ("HIGH", "CRITICAL")
+    assert config.lint is None
+    assert config.tests == {}
+
+
+def test_config_is_frozen() -> None:
+    config = parse(MINIMAL)
+    with pytest.raises(AttributeError):
+        config.service.port = 1  # type: ignore[misc]
+
+
+def test_invalid_toml_names_file_and_position() -> None:
+    error = error_of('[service]\nname = "svc\n')
+    assert error.file == "svc/pipelines.toml"
+    assert "invalid TOML" in error.problem
+    assert "line 2" in str(error)
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    error = error_of(MINIMAL + 'helth_path = "/h"\n')
+    assert error.key == "service.helth_path"
+    assert 'did you mean "health_path"' in error.problem
+
+
+def test_unknown_section_is_refused() -> None:
+    error = error_of(MINIMAL + "[buidl]\n")
+    assert error.key == "buidl"
+    assert 'did you mean "build"' in error.problem
+
+
+def test_unknown_test_suite_is_refused() -> None:
+    error = error_of(MINIMAL + '[test.unti]\ncommands = [["pytest"]]\n')
+    assert error.key == "test.unti"
+    assert 'did you mean "unit"' in error.problem
+
+
+def test_wrong_type_says_what_was_expected() -> None:
+    error = error_of('[service]\nname = "svc"\nport = "8080"\n')
+    assert error.key == "service.port"
+    assert "expected an integer" in error.problem
+    assert "port = 8080" in error.fix
+
+
+def test_port_out_of_range() -> None:
+    error = error_of('[service]\nname = "svc"\nport = 70000\n')
+    assert error.key == "service.port"
+    assert "between 1 and 65535" in error.problem
+
+
+def test_missing_service_table() -> None:
+    error = error_of("[build]\n")
+    assert error.key == "service"
+    assert "[service]" in error.fix
+
+
+def test_missing_required_key() -> None:
+    error = error_of('[service]\nname = "svc"\n')
+    assert error.key == "service.port"
+    assert "missing" in error.problem
+
+
+def test_shell_string_command_is_refused_with_the_argv_form() -> None:
+    error = error_of(MINIMAL + '[lint]\ncommands = ["ruff check ."]\n')
+    assert error.key == "lint.commands[0]"
+    assert "not shell strings" in error.problem
+    assert '["ruff", "check", "."]' in error.fix
+
+
+def test_toolchain_image_must_be_pinned_by_digest() -> None:
+    error = error_of(MINIMAL + '[toolchain]\nimage = "golang:1.23"\n')
+    assert error.key == "toolchain.image"
+    assert "not pinned by digest" in error.problem
+
+
+def test_toolchain_needs_exactly_one_of_target_and_image() -> None:
+    digest = "a" * 64
+    error = error_of(
+        MINIMAL + f'[toolchain]\ntarget = "test"\nimage = "golang:1.23@sha256:{digest}"\n'
+    )
+    assert error.key == "toolchain"
+
+
+def test_bad_platform() -> None:
+    error = error_of(MINIMAL + '[build]\nplatforms = ["amd64"]\n')
+    assert error.key == "build.platforms"
+
+
+def test_unknown_suite_requested() -> None:
+    with pytest.raises(ConfigError, match=r"no \[test.smoke\] table") as caught:
+        parse(MINIMAL).suite("smoke")
+    assert 'commands = [["pytest", "tests/smoke"]]' in caught.value.fix
+
+
+DOCKERFILE = """\
+FROM --platform=$BUILDPLATFORM python:3.12-slim@sha256:abc AS Base
+RUN true
+FROM base AS test
+FROM base \\
+    AS runtime
+"""
+
+
+def test_stage_names_handle_flags_case_and_continuations() -> None:
+    assert stage_names(DOCKERFILE) == ("base", "test", "runtime")
+
+
+def test_missing_dockerfile_is_reported_before_any_build() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_build_targets(parse(MINIMAL), None)
+    assert caught.value.key == "build.dockerfile"
+    assert "'Dockerfile' does not exist" in caught.value.problem
+
+
+def test_missing_build_target_lists_the_stages() -> None:
+    config = parse(MINIMAL + '[build]\ntarget = "prod"\n')
+    with pytest.raises(ConfigError) as caught:
+        check_build_targets(config, DOCKERFILE)
+    assert caught.value.key == "build.target"
+    assert "base, test, runtime" in caught.value.problem
+
+
+def test_missing_toolchain_target() -> None:
+    config = parse(MINIMAL + '[toolchain]\ntarget = "dev"\n')
+    with pytest.raises(ConfigError) as caught:
+        check_build_targets(config, DOCKERFILE)
+    assert caught.value.key == "toolchain.target"
+
+
+def test_present_targets_pass() -> None:
+    config = parse(MINIMAL + '[build]\ntarget = "runtime"\n')
+    check_build_targets(config, DOCKERFILE)
