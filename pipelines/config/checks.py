@@ -27,6 +27,9 @@ class SuiteConfig:
     commands: tuple[tuple[str, ...], ...]
     report: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    # e2e only: a digest-pinned runner image (e.g. Playwright's, for a service
+    # with a UI) instead of the toolchain; the source is mounted the same way.
+    image: str | None = None
 
 
 def parse_lint(table: Table | None) -> LintConfig | None:
@@ -48,7 +51,28 @@ def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:
         commands = suite.argv_list("commands")
         report = suite.string("report", None, example='"reports/junit.xml"')
         env = suite.str_map("env", ())
+        image = _runner_image(suite, name)
         suite.finish()
-        suites[name] = SuiteConfig(name=name, commands=commands, report=report, env=env)
+        suites[name] = SuiteConfig(
+            name=name, commands=commands, report=report, env=env, image=image
+        )
     table.finish()
     return suites
+
+
+# Only e2e may leave the toolchain: its browsers are an image of their own,
+# while the other suites must test with exactly the toolchain the image pins.
+_OWN_IMAGE_SUITES = ("e2e",)
+
+
+def _runner_image(suite: Table, name: str) -> str | None:
+    if name not in _OWN_IMAGE_SUITES:
+        if suite.has("image"):
+            suite.fail(
+                "image",
+                f"only [test.e2e] may set its own runner image, not [test.{name}]",
+                f"remove `image` from [test.{name}]: it runs in the [toolchain]",
+            )
+        return None
+    image: str | None = suite.image("image", None)
+    return image
