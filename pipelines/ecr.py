@@ -144,7 +144,8 @@ def make_client(
     ``credentials=None`` uses boto3's default chain (environment, instance
     role). A :class:`WebIdentity` is exchanged with STS first.
     """
-    import boto3  # noqa: PLC0415 - imported lazily: most engine calls never reach AWS.
+    # Imported here: most engine calls never reach AWS, and boto3 is slow to import.
+    import boto3
 
     session = boto3.session.Session(region_name=require_region(region))
     keys: dict[str, str | None] = {}
