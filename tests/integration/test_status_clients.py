@@ -1,0 +1,341 @@
+"""Commit-status clients against a real HTTP server on loopback (pytest-httpserver)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from pipelines.config.status import StatusConfig
+from pipelines.errors import InputError
+from pipelines.runner import Step, pipeline
+from pipelines.status import (
+    CommitStatus,
+    GitHubStatusClient,
+    GitLabStatusClient,
+    RetryPolicy,
+    StatusPostError,
+    final_status,
+    make_status_client,
+)
+from pipelines.status._http import retry_after_seconds
+
+SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+TOKEN = "sentinel-token-5f3a9c"
+RUN_URL = "https://ci.example.com/runs/42"
+
+
+class Sleeps:
+    """Records the backoff instead of waiting it out."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    yield httpserver
+    httpserver.clear()
+
+
+def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubStatusClient:
+    return GitHubStatusClient(
+        repository="acme/hello-service",
+        token=TOKEN,
+        api_url=server.url_for("/api/v3/"),
+        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
+        sleep=sleeps,
+    )
+
+
+def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabStatusClient:
+    return GitLabStatusClient(
+        project="acme/platform/hello-service",
+        token=TOKEN,
+        api_url=server.url_for("/api/v4"),
+        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
+        sleep=sleeps,
+    )
+
+
+def status(state: str = "success") -> CommitStatus:
+    return CommitStatus(
+        sha=SHA,
+        state=state,  # type: ignore[arg-type]
+        context="pipelines/pre-merge",
+        description="safe to merge",
+        target_url=RUN_URL,
+    )
+
+
+# --- the request each forge receives -------------------------------------------------------
+
+
+async def test_github_posts_state_link_description_context(server: HTTPServer) -> None:
+    server.expect_oneshot_request(
+        f"/api/v3/repos/acme/hello-service/statuses/{SHA}",
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+        json={
+            "state": "success",
+            "target_url": RUN_URL,
+            "description": "safe to merge",
+            "context": "pipelines/pre-merge",
+        },
+    ).respond_with_json({"id": 1}, status=201)
+    await github(server, Sleeps()).post(status())
+    server.check_assertions()
+    assert len(server.log) == 1
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("pending", "pending"), ("failure", "failure")])
+async def test_github_states(server: HTTPServer, ours: str, theirs: str) -> None:
+    server.expect_oneshot_request(
+        f"/api/v3/repos/acme/hello-service/statuses/{SHA}", method="POST"
+    ).respond_with_json({}, status=201)
+    await github(server, Sleeps()).post(status(ours))
+    ((request, _),) = server.log
+    assert request.get_json()["state"] == theirs
+
+
+async def test_gitlab_posts_to_the_encoded_project_path(server: HTTPServer) -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response(json.dumps({"id": 7}), status=201, content_type="application/json")
+
+    server.expect_oneshot_request(
+        f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
+    ).respond_with_handler(handler)
+    await gitlab(server, Sleeps()).post(status())
+    server.check_assertions()
+    (request,) = seen
+    # The full path travels as one URL-encoded path segment, as GitLab requires.
+    raw = request.environ.get("RAW_URI") or request.environ["REQUEST_URI"]
+    assert raw == f"/api/v4/projects/acme%2Fplatform%2Fhello-service/statuses/{SHA}"
+    assert request.headers["PRIVATE-TOKEN"] == TOKEN
+    assert "Authorization" not in request.headers
+    assert request.get_json() == {
+        "state": "success",
+        "name": "pipelines/pre-merge",
+        "description": "safe to merge",
+        "target_url": RUN_URL,
+    }
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"), [("pending", "running"), ("failure", "failed"), ("success", "success")]
+)
+async def test_gitlab_states(server: HTTPServer, ours: str, theirs: str) -> None:
+    server.expect_oneshot_request(
+        f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
+    ).respond_with_json({}, status=201)
+    await gitlab(server, Sleeps()).post(status(ours))
+    ((request, _),) = server.log
+    assert request.get_json()["state"] == theirs
+
+
+async def test_gitlab_repeated_state_is_not_an_error(server: HTTPServer) -> None:
+    server.expect_oneshot_request(
+        f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
+    ).respond_with_json({"message": "Cannot transition status via :run from :running"}, status=400)
+    await gitlab(server, Sleeps()).post(status("pending"))
+    server.check_assertions()
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+async def test_retries_5xx_and_429_with_backoff_then_succeeds(
+    server: HTTPServer, sleeps: Sleeps
+) -> None:
+    path = f"/api/v3/repos/acme/hello-service/statuses/{SHA}"
+    server.expect_ordered_request(path, method="POST").respond_with_data("down", status=502)
+    server.expect_ordered_request(path, method="POST").respond_with_data("busy", status=503)
+    server.expect_ordered_request(path, method="POST").respond_with_json({}, status=429)
+    server.expect_ordered_request(path, method="POST").respond_with_json({}, status=201)
+    await github(server, sleeps, base_delay=0.5).post(status())
+    server.check_assertions()
+    assert len(server.log) == 4
+    assert sleeps.delays == [0.5, 1.0, 2.0]
+
+
+async def test_retry_after_is_honoured(server: HTTPServer, sleeps: Sleeps) -> None:
+    path = f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}"
+    server.expect_ordered_request(path).respond_with_json(
+        {}, status=429, headers={"Retry-After": "7"}
+    )
+    # GitHub-style secondary rate limit: 403 plus the rate-limit headers.
+    server.expect_ordered_request(path).respond_with_json(
+        {}, status=403, headers={"Retry-After": "120", "X-RateLimit-Remaining": "0"}
+    )
+    server.expect_ordered_request(path).respond_with_json({}, status=201)
+    await gitlab(server, sleeps, max_delay=60).post(status())
+    server.check_assertions()
+    # 7 as asked; 120 capped at the policy's max_delay.
+    assert sleeps.delays == [7.0, 60.0]
+
+
+def test_retry_after_as_an_http_date() -> None:
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert retry_after_seconds(later, now=now.timestamp) == 30.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+async def test_persistent_5xx_is_a_clear_error_after_all_attempts(
+    server: HTTPServer, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server that echoes the token must not leak it through us.
+    server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_data(
+        f"upstream failed for {TOKEN}", status=500
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(StatusPostError) as caught:
+        await github(server, sleeps, attempts=3).post(status())
+    message = str(caught.value)
+    assert len(server.log) == 3
+    assert sleeps.delays == [1.0, 2.0]
+    assert "GitHub status pipelines/pre-merge=success on 1a2b3c4" in message
+    assert "not posted after 3 attempts" in message
+    assert "HTTP 500" in message
+    assert "fix:" in message
+    assert TOKEN not in message
+    assert "***" in message
+    assert TOKEN not in caplog.text
+    assert "retrying in 1.0s (attempt 1 of 3)" in caplog.text
+
+
+async def test_unreachable_server_is_retried_then_reported(sleeps: Sleeps) -> None:
+    with HTTPServer(host="127.0.0.1", port=0) as closed:
+        url = closed.url_for("/api/v3")
+    client = GitHubStatusClient(
+        repository="acme/hello-service",
+        token=TOKEN,
+        api_url=url,
+        retry=RetryPolicy(attempts=2),
+        sleep=sleeps,
+    )
+    with pytest.raises(StatusPostError, match="could not reach") as caught:
+        await client.post(status())
+    assert sleeps.delays == [1.0]
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        (401, "token was rejected"),
+        (404, "api scope"),
+        (422, "commit id"),
+        (400, "see the answer above"),
+    ],
+)
+async def test_client_errors_fail_at_once_without_retrying(
+    server: HTTPServer, sleeps: Sleeps, code: int, fix: str
+) -> None:
+    server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_json(
+        {"message": "Bad credentials"}, status=code
+    )
+    with pytest.raises(StatusPostError) as caught:
+        await github(server, sleeps).post(status())
+    assert len(server.log) == 1
+    assert sleeps.delays == []
+    assert f"refused with HTTP {code}" in str(caught.value)
+    assert "Bad credentials" in str(caught.value)
+    assert fix in str(caught.value)
+
+
+async def test_plain_403_is_not_retried(server: HTTPServer, sleeps: Sleeps) -> None:
+    server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_json(
+        {"message": "Resource not accessible by integration"}, status=403
+    )
+    with pytest.raises(StatusPostError, match="refused with HTTP 403"):
+        await github(server, sleeps).post(status())
+    assert len(server.log) == 1
+
+
+# --- from config, and the closing status ---------------------------------------------------
+
+
+async def test_make_status_client_from_config(server: HTTPServer) -> None:
+    config = StatusConfig(provider="gitlab", api_url=server.url_for("/api/v4"), project="1234")
+    client = make_status_client(config, f"  {TOKEN}\n")
+    assert client.provider == "gitlab"
+    assert TOKEN not in repr(client)
+    server.expect_oneshot_request(
+        f"/api/v4/projects/1234/statuses/{SHA}", headers={"PRIVATE-TOKEN": TOKEN}
+    ).respond_with_json({}, status=201)
+    await client.post(status())
+    server.check_assertions()
+
+
+@pytest.mark.parametrize("token", [None, "", "  \n"])
+def test_a_missing_token_fails_before_any_work(token: str | None) -> None:
+    config = StatusConfig(
+        provider="github", api_url="https://api.github.com", repository="acme/hello-service"
+    )
+    with pytest.raises(InputError) as caught:
+        make_status_client(config, token)
+    assert caught.value.argument == "status-token"
+    assert "reports to github, but no token was given" in caught.value.problem
+    assert "GITHUB_TOKEN" in caught.value.fix
+
+
+async def test_final_status_from_a_pipeline_result() -> None:
+    async def ok() -> str | None:
+        return None
+
+    async def broken() -> str | None:
+        raise RuntimeError("boom")
+
+    passed = await pipeline("pre-merge", [Step(name="unit", run=ok)]).run()
+    failed = await pipeline(
+        "pre-merge", [Step(name="unit", run=broken), Step(name="lint", run=broken)]
+    ).run()
+    good = final_status(passed, sha=SHA, context="pipelines/pre-merge", target_url=RUN_URL)
+    bad = final_status(failed, sha=SHA, context="pipelines/pre-merge")
+    assert (good.state, good.description) == ("success", "pre-merge: all 1 steps passed")
+    assert (bad.state, bad.description) == ("failure", "pre-merge: failed: unit, lint")
+
+
+@pytest.mark.parametrize(
+    ("fields", "argument"),
+    [
+        ({"sha": "abc"}, "sha"),
+        ({"state": "error"}, "state"),
+        ({"context": " "}, "context"),
+        ({"target_url": "ci.example.com/run"}, "target-url"),
+    ],
+)
+def test_commit_status_is_validated(fields: dict[str, str], argument: str) -> None:
+    values = {"sha": SHA, "state": "success", "context": "c", "target_url": RUN_URL} | fields
+    with pytest.raises(InputError) as caught:
+        CommitStatus(**values)  # type: ignore[arg-type]
+    assert caught.value.argument == argument
+
+
+def test_long_descriptions_are_shortened_to_what_github_accepts() -> None:
+    long = CommitStatus(sha=SHA, state="failure", context="c", description="x" * 500)
+    assert len(long.description) == 140
+    assert long.description.endswith("…")
