@@ -1,0 +1,1 @@
+"""hello-service: the reference service that Portable Pipelines builds, tests and ships."""
