@@ -10,4 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
-IMAGES: Final[dict[str, str]] = {}
+IMAGES: Final[dict[str, str]] = {
+    # Trivy 0.69.3: the last release before the compromised 0.69.4-0.69.6
+    # (CVE-2026-33634); this digest is the one verified with cosign upstream.
+    "trivy": "docker.io/aquasec/trivy:0.69.3"
+    "@sha256:bcc376de8d77cfe086a917230e818dc9f8528e3c852f7b1aff648949b6258d1c",
+}

@@ -19,13 +19,17 @@ from pipelines.config.build import (
     parse_toolchain,
 )
 from pipelines.config.checks import SUITES, LintConfig, SuiteConfig, parse_lint, parse_suites
+from pipelines.config.dependencies import DependencyConfig, parse_dependencies
 from pipelines.config.deploy import DeployConfig, parse_deploy
 from pipelines.config.publish import PublishConfig, parse_publish
 from pipelines.config.scan import ScanConfig, parse_scan
 from pipelines.config.service import ServiceConfig, parse_service
+from pipelines.config.status import StatusConfig, parse_status
 from pipelines.errors import ConfigError
 
 CONFIG_FILE = "pipelines.toml"
+# The hostname the service under test has for its test runner.
+APP_HOST = "app"
 
 __all__ = [
     "CONFIG_FILE",
@@ -33,12 +37,14 @@ __all__ = [
     "BuildConfig",
     "CacheMount",
     "ConfigError",
+    "DependencyConfig",
     "DeployConfig",
     "LintConfig",
     "PipelineConfig",
     "PublishConfig",
     "ScanConfig",
     "ServiceConfig",
+    "StatusConfig",
     "SuiteConfig",
     "ToolchainConfig",
     "is_digest_pinned",
@@ -56,6 +62,8 @@ class PipelineConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     publish: PublishConfig | None = None
     deploy: DeployConfig | None = None
+    status: StatusConfig | None = None
+    dependencies: tuple[DependencyConfig, ...] = ()
 
     def suite(self, name: str, *, file: str = CONFIG_FILE) -> SuiteConfig:
         """The named test suite, or a ConfigError saying how to add it."""
@@ -97,6 +105,31 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
         scan=parse_scan(root.table("scan")),
         publish=parse_publish(root.table("publish")),
         deploy=parse_deploy(root.table("deploy")),
+        status=parse_status(root.table("status")),
+        dependencies=parse_dependencies(root.tables("dependencies")),
     )
     root.finish()
+    for index, dependency in enumerate(config.dependencies):
+        if dependency.name == APP_HOST:
+            raise ConfigError(
+                file=file,
+                key=f"dependencies[{index}].name",
+                problem=f"{APP_HOST!r} is the hostname of the service under test itself",
+                fix='rename the dependency, e.g. "db" or "cache"',
+            )
+    _check_secret_references(config, file)
     return config
+
+
+def _check_secret_references(config: PipelineConfig, file: str) -> None:
+    """Every ``service.secret_env`` entry must name a secret a dependency generates."""
+    known = {f"{d.name}.{var}" for d in config.dependencies for var in d.secret_env}
+    for key, reference in config.service.secret_env:
+        if reference not in known:
+            raise ConfigError(
+                file=file,
+                key=f"service.secret_env.{key}",
+                problem=f"{reference!r} is not a secret of any [[dependencies]] entry",
+                fix="list the variable in that dependency's `secret_env`; known: "
+                + (", ".join(sorted(known)) or "none"),
+            )

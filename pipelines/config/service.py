@@ -19,6 +19,13 @@ class ServiceConfig:
     # Seconds the service needs after SIGTERM to finish in-flight requests;
     # the deploy manifests size terminationGracePeriodSeconds from it.
     drain_seconds: int = 10
+    # Environment of the app when it runs as a service under test (smoke,
+    # integration, e2e, serve). The test runner gets the same variables, so a
+    # suite can reach what the app reaches.
+    env: tuple[tuple[str, str], ...] = ()
+    # App variables filled from a dependency's generated secret, written
+    # "<dependency>.<VAR>", e.g. DATABASE_PASSWORD = "db.POSTGRES_PASSWORD".
+    secret_env: tuple[tuple[str, str], ...] = ()
 
 
 def parse_service(table: Table) -> ServiceConfig:
@@ -40,7 +47,22 @@ def parse_service(table: Table) -> ServiceConfig:
                 f'write it as `{key} = "/{path}"`',
             )
     drain = table.integer("drain_seconds", 10, minimum=0, maximum=600, example="10")
+    env = table.str_map("env", ())
+    secret_env = table.str_map("secret_env", ())
+    for key, reference in secret_env:
+        if reference.count(".") != 1 or not all(reference.split(".")):
+            table.fail(
+                "secret_env",
+                f"{key} = {reference!r} does not name a dependency secret",
+                f'write it as `{key} = "<dependency>.<VAR>"`, e.g. "db.POSTGRES_PASSWORD"',
+            )
     table.finish()
     return ServiceConfig(
-        name=name, port=port, health_path=health, readiness_path=ready, drain_seconds=drain
+        name=name,
+        port=port,
+        health_path=health,
+        readiness_path=ready,
+        drain_seconds=drain,
+        env=env,
+        secret_env=secret_env,
     )

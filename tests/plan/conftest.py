@@ -40,6 +40,8 @@ class Seam:
 
     answers: dict[str, Callable[[Graph], Any]] = field(default_factory=dict)
     calls: list[tuple[str, Graph]] = field(default_factory=list)
+    # Contents of files read from containers (reports), by absolute path.
+    files: dict[str, str] = field(default_factory=dict)
 
     def graphs(self, method: str) -> list[Graph]:
         return [graph for name, graph in self.calls if name == method]
@@ -53,7 +55,7 @@ def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
         {
             "Directory.entries": lambda _g: sorted(p.name for p in reference_service.iterdir()),
             "Directory.exists": lambda g: (reference_service / _last_arg(g, "path")).exists(),
-            "File.contents": lambda g: _file_contents(g, reference_service),
+            "File.contents": lambda g: _file_contents(g, reference_service, state.files),
             "Container.exit_code": lambda _g: 0,
             "Container.exists": lambda _g: True,
             "Container.combined_output": lambda _g: "",
@@ -97,7 +99,11 @@ def _last_arg(graph: Graph, name: str) -> str:
     return str(graph.calls[-1].args[name])
 
 
-def _file_contents(graph: Graph, root: Path) -> str:
-    """Contents of a file read from the source directory, by the path in the graph."""
+def _file_contents(graph: Graph, root: Path, files: dict[str, str]) -> str:
+    """A scripted file (by path), else the file of that name in the reference service."""
     path = str(graph.find("file")[-1].args["path"])
+    if path in files:
+        return files[path]
+    if path.startswith("/"):
+        raise FileNotFoundError(f"plan test read {path} without scripting it in seam.files")
     return (root / path).read_text()

@@ -126,3 +126,28 @@ async def test_inputs_convert_as_the_runtime_converts_them(
     assert isinstance(result, dagger.Container)
     (build,) = render(result).find("dockerBuild")
     assert build.args["platform"] == "linux/arm64"
+
+
+async def test_verification_functions_register(typedefs: Graph) -> None:
+    fns = functions(objects(typedefs)[MAIN])
+    assert {"smoke", "integration", "e2e", "serve", "scan", "scan_report"} <= set(fns)
+    assert "ScanResult" in objects(typedefs)
+    smoke_args = args_of(fns["smoke"])
+    assert smoke_args["url"]["typeDef"].find("withOptional")[0].args["optional"] is True
+    scan_args = args_of(fns["scan"])
+    password = scan_args["registry_password"]["typeDef"]
+    assert password.find("withObject")[0].args["name"] == "Secret"
+
+
+def cache_policy(function: Graph) -> str | None:
+    calls = function.find("withCachePolicy")
+    return str(calls[0].args["policy"]) if calls else None
+
+
+async def test_functions_with_outside_inputs_are_never_cached(typedefs: Graph) -> None:
+    fns = functions(objects(typedefs)[MAIN])
+    for name in ("smoke", "scan", "scan_report", "test_report"):
+        assert cache_policy(fns[name]) == "Never", name
+    # Pure functions of the source keep the engine's default cache.
+    for name in ("lint", "test", "build"):
+        assert cache_policy(fns[name]) is None, name

@@ -1,0 +1,82 @@
+"""Graph builders for the Trivy scan: one DB download, one scan, converted reports.
+
+The vulnerability DB lives in a cache volume. The download step runs once per
+pipeline run (a per-run stamp keeps BuildKit from replaying an old download)
+and every scan of that run chains after it with ``--skip-db-update``. The
+image is scanned once, into JSON; SARIF and GitLab reports are converted
+from that JSON, and the core gates on it.
+"""
+
+from __future__ import annotations
+
+import dagger
+from dagger import dag
+
+from ci.images import IMAGES
+from pipelines.config import ScanConfig
+from pipelines.scan.command import (
+    CACHE_DIR,
+    REGISTRY_PASSWORD_ENV,
+    REGISTRY_USERNAME_ENV,
+    REPORT_FORMATS,
+    convert_command,
+    download_db_command,
+    scan_command,
+)
+
+WORK = "/work"
+OUT = f"{WORK}/out"
+TARBALL = f"{WORK}/image.tar"
+IGNOREFILE = f"{WORK}/.trivyignore"
+JSON_REPORT = f"{OUT}/{REPORT_FORMATS['json'].filename}"
+DB_CACHE_KEY = "portable-pipelines-trivy-db"
+
+
+def trivy_with_db(config: ScanConfig, run_stamp: str) -> dagger.Container:
+    """Trivy with a fresh-for-this-run vulnerability DB in its cache volume."""
+    return (
+        dag.container()
+        .from_(IMAGES["trivy"])
+        .with_mounted_cache(
+            CACHE_DIR, dag.cache_volume(DB_CACHE_KEY), sharing=dagger.CacheSharingMode.LOCKED
+        )
+        .with_env_variable("PIPELINE_RUN", run_stamp)
+        .with_exec(list(download_db_command(config)))
+    )
+
+
+def scanned(
+    trivy: dagger.Container,
+    config: ScanConfig,
+    *,
+    image: dagger.Container | None = None,
+    image_ref: str | None = None,
+    registry_username: str | None = None,
+    registry_password: dagger.Secret | None = None,
+    ignorefile: dagger.File | None = None,
+) -> dagger.Container:
+    """The scan and the report conversions; reports end up in ``OUT``."""
+    ctr = trivy.with_workdir(WORK)
+    if ignorefile is not None:
+        ctr = ctr.with_mounted_file(IGNOREFILE, ignorefile)
+    if image is not None:
+        ctr = ctr.with_mounted_file(TARBALL, image.as_tarball())
+        command = scan_command(config, output=JSON_REPORT, input_tarball=TARBALL)
+    else:
+        if registry_password is not None:
+            ctr = ctr.with_env_variable(REGISTRY_USERNAME_ENV, registry_username or "AWS")
+            ctr = ctr.with_secret_variable(REGISTRY_PASSWORD_ENV, registry_password)
+        command = scan_command(config, output=JSON_REPORT, image_ref=image_ref)
+    ctr = ctr.with_exec(["mkdir", "-p", OUT]).with_exec(list(command))
+    for name in ("sarif", "gitlab"):
+        ctr = ctr.with_exec(
+            list(
+                convert_command(
+                    name,
+                    json_report=JSON_REPORT,
+                    output=f"{OUT}/{REPORT_FORMATS[name].filename}",
+                    ignorefile=IGNOREFILE if ignorefile is not None else None,
+                )
+            )
+        )
+    return ctr

@@ -1,0 +1,108 @@
+"""Graph builders for the app under test, its dependencies and the test runner.
+
+The app and every dependency run as Dagger services bound by hostname: the
+app at ``app``, each dependency at its configured name. Dependency secrets
+(a database password) are generated for each run and travel only as
+``dagger.Secret``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import dagger
+from dagger import dag
+
+from ci import toolchain
+from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
+from pipelines.config.dependencies import dependencies_for
+
+# Secret values keyed "<dependency>.<VAR>", e.g. "db.POSTGRES_PASSWORD".
+Secrets = dict[str, dagger.Secret]
+
+
+def generate_secrets(dependencies: tuple[DependencyConfig, ...]) -> Secrets:
+    """A fresh random value per dependency secret and per run."""
+    generated: Secrets = {}
+    for dependency in dependencies:
+        for var in dependency.secret_env:
+            # The name only labels the secret in the engine; a random suffix
+            # keeps two runs in one session from sharing a value.
+            name = f"{dependency.name}-{var.lower()}-{secrets.token_hex(4)}"
+            generated[f"{dependency.name}.{var}"] = dag.set_secret(name, secrets.token_urlsafe(24))
+    return generated
+
+
+def dependency_service(dependency: DependencyConfig, values: Secrets) -> dagger.Service:
+    ctr = dag.container().from_(dependency.image)
+    for name, value in dependency.env:
+        ctr = ctr.with_env_variable(name, value)
+    for var in dependency.secret_env:
+        ctr = ctr.with_secret_variable(var, values[f"{dependency.name}.{var}"])
+    return ctr.with_exposed_port(dependency.port).as_service(use_entrypoint=True)
+
+
+def with_app_env(
+    ctr: dagger.Container, config: PipelineConfig, values: Secrets
+) -> dagger.Container:
+    """The variables the app runs with (plain and secret); the runner gets them too."""
+    for name, value in config.service.env:
+        ctr = ctr.with_env_variable(name, value)
+    for name, reference in config.service.secret_env:
+        ctr = ctr.with_secret_variable(name, values[reference])
+    return ctr
+
+
+def bind(ctr: dagger.Container, services: dict[str, dagger.Service]) -> dagger.Container:
+    for host, service in services.items():
+        ctr = ctr.with_service_binding(host, service)
+    return ctr
+
+
+def app_service(
+    image: dagger.Container,
+    config: PipelineConfig,
+    dependencies: dict[str, dagger.Service],
+    values: Secrets,
+) -> dagger.Service:
+    """The built image as a service; the engine waits for its HEALTHCHECK, else its port."""
+    ctr = with_app_env(bind(image, dependencies), config, values)
+    return ctr.with_exposed_port(config.service.port).as_service(use_entrypoint=True)
+
+
+def base_url(config: PipelineConfig) -> str:
+    return f"http://{APP_HOST}:{config.service.port}"
+
+
+def runner(
+    source: dagger.Directory,
+    config: PipelineConfig,
+    suite: SuiteConfig,
+) -> dagger.Container:
+    """Where a suite runs: the toolchain, or (e2e) its own pinned runner image."""
+    if suite.image is None:
+        return toolchain.suite_env(toolchain.toolchain(source, config), suite)
+    workdir = config.toolchain.workdir
+    ctr = dag.container().from_(suite.image).with_directory(workdir, source).with_workdir(workdir)
+    return toolchain.suite_env(ctr, suite)
+
+
+def suite_dependencies(config: PipelineConfig, suite: str) -> tuple[DependencyConfig, ...]:
+    return dependencies_for(config.dependencies, suite)
+
+
+def readiness_probe(
+    dependency: DependencyConfig, service: dagger.Service, attempt: int
+) -> dagger.Container:
+    """One run of the dependency's readiness command, next to the running service."""
+    command = dependency.readiness.command
+    if command is None:
+        raise ValueError(f"dependency {dependency.name!r} has no readiness command")
+    return (
+        dag.container()
+        .from_(dependency.image)
+        .with_service_binding(dependency.name, service)
+        # Each attempt must really run: a cached probe would answer "ready" forever.
+        .with_env_variable("READINESS_ATTEMPT", str(attempt))
+        .with_exec(list(command), use_entrypoint=False, expect=dagger.ReturnType.ANY)
+    )
