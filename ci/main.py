@@ -14,7 +14,7 @@ from typing import Annotated
 
 import anyio
 import dagger
-from dagger import Doc, Ignore, check, dag, function
+from dagger import DefaultPath, Doc, Ignore, check, dag, function
 
 from ci import scan as trivy
 from ci import services, toolchain
@@ -50,6 +50,7 @@ SOURCE_IGNORE = [
 ]
 
 _OUTPUT_TAIL = 4_000
+REFERENCE_SERVICE = "examples/hello-service"
 
 
 class ValidationFailed(PipelinesError):
@@ -86,9 +87,12 @@ class ScanResult:
 class PortablePipelines:
     """One CI/CD definition for every service, driven by its pipelines.toml."""
 
+    # A check cannot take required arguments, so `dagger check` in this
+    # repository runs on the reference service; pass --source for your own.
     source: Annotated[
         dagger.Directory,
-        Doc("The service directory, holding pipelines.toml (e.g. examples/hello-service)"),
+        Doc("The service directory, holding pipelines.toml (default: the reference service)"),
+        DefaultPath(REFERENCE_SERVICE),
         Ignore(SOURCE_IGNORE),
     ]
 

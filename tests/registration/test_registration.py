@@ -86,6 +86,9 @@ async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Gra
     ctor_args = args_of(ctor_call.args["function"])
     assert set(ctor_args) == {"source"}
     assert ".git" in ctor_args["source"]["ignore"]
+    # `dagger check` needs every argument defaulted: the reference service.
+    assert ctor_args["source"]["defaultPath"] == "examples/hello-service"
+    assert (REFERENCE_SERVICE / "pipelines.toml").exists()
     assert "pipelines.toml" in ctor_args["source"]["description"]
 
 
