@@ -29,7 +29,8 @@ def lambda_handler(event: object, context: object) -> dict[str, object]:
     del context  # The report carries everything; the request id is in the Lambda log anyway.
     parsed = parse_event(event)
     settings = load_settings()
-    import boto3  # noqa: PLC0415 - only a real invocation pays for importing boto3.
+    # Imported here: only a real invocation pays for importing boto3.
+    import boto3
 
     session = boto3.session.Session()
     store = DynamoDbStore(
@@ -77,7 +78,7 @@ def handle(
 
 
 def client_config() -> Any:
-    from botocore.config import Config  # noqa: PLC0415 - imported with boto3, only when invoked.
+    from botocore.config import Config
 
     return Config(
         retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS},

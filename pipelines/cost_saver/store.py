@@ -25,6 +25,15 @@ from typing import Any, Protocol
 from pipelines.cost_saver.calls import chunks, pages
 from pipelines.cost_saver.model import Capacity, describe_error
 
+# The table's keys; infra/cost-saver/template.yaml declares the same (a test checks).
+KEY_SCHEMA = (
+    {"AttributeName": "region", "KeyType": "HASH"},
+    {"AttributeName": "resource", "KeyType": "RANGE"},
+)
+ATTRIBUTE_DEFINITIONS = (
+    {"AttributeName": "region", "AttributeType": "S"},
+    {"AttributeName": "resource", "AttributeType": "S"},
+)
 # BatchWriteItem takes at most 25 requests per call.
 WRITE_BATCH = 25
 _UNPROCESSED_ATTEMPTS = 5
@@ -160,6 +169,16 @@ class DynamoDbStore:
             if not pending:
                 return []
         return pending
+
+
+def create_table(client: Any, table: str) -> None:
+    """Create the table as the template does: for local runs, tests and the benchmark."""
+    client.create_table(
+        TableName=table,
+        KeySchema=list(KEY_SCHEMA),
+        AttributeDefinitions=list(ATTRIBUTE_DEFINITIONS),
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def _sort_key(kind: str, resource_id: str) -> str:

@@ -21,6 +21,8 @@ from pipelines.cost_saver.model import (
 
 # EC2 documents 1,000 ids as the limit of its batch instance calls.
 BATCH_SIZE = 1000
+# DescribeInstances' largest page.
+PAGE_SIZE = 1000
 RUNNING = "running"
 STOPPED = "stopped"
 # Terminated instances are left out: they can be neither stopped nor started.
@@ -32,8 +34,9 @@ class Ec2Instances:
     name = "ec2-instance"
     parked_values: ClassVar[Capacity] = {"state": STOPPED}
 
-    def __init__(self, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, *, batch_size: int = BATCH_SIZE, page_size: int = PAGE_SIZE) -> None:
         self.batch_size = batch_size
+        self.page_size = page_size
 
     def discover(self, clients: RegionClients, opt_in: OptIn) -> list[Resource]:
         found: list[Resource] = []
@@ -47,7 +50,7 @@ class Ec2Instances:
             clients.ec2,
             "describe_instances",
             Filters=filters,
-            PaginationConfig={"PageSize": 1000},
+            PaginationConfig={"PageSize": self.page_size},
         ):
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:

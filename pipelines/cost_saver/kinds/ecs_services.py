@@ -33,6 +33,8 @@ class EcsServices:
                         self._resource(clients, cluster_arn, service)
                         for service in described["services"]
                         if opt_in.matches(tags_from_pairs(service.get("tags"), "key", "value"))
+                        # An INACTIVE service is a deleted one that ECS still lists for a while.
+                        and service.get("status") != "INACTIVE"
                     )
         return found
 
