@@ -155,6 +155,15 @@ class RunningService:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def log_messages(self) -> list[str]:
+        """The message of every log line, each of which must be a JSON object."""
+        messages = []
+        for line in self.log().splitlines():
+            record = json.loads(line)
+            assert isinstance(record, dict), line
+            messages.append(str(record["message"]))
+        return messages
+
     def status(self, path: str) -> int | None:
         """The HTTP status of GET path, or None when nothing answers."""
         try:
@@ -358,6 +367,10 @@ def test_sigterm_fails_readiness_stops_accepting_and_finishes_the_request_in_fli
     assert exit_code == 0, app.log()
     assert stopped_at - signalled < drain_seconds
     assert postgres.password not in app.log()
+    messages = app.log_messages()
+    assert messages.index("signal received") < messages.index("draining")
+    assert messages.index("draining") < messages.index("listener closed")
+    assert messages[-1] == "drained"
 
     import psycopg
 
@@ -532,6 +545,12 @@ def test_compose_stack_is_pinned_health_checked_and_keeps_the_password_secret() 
     assert services["app"]["depends_on"]["db"]["condition"] == "service_healthy"
     database_url = urlsplit(services["app"]["environment"]["DATABASE_URL"])
     assert database_url.password is None, "DATABASE_URL carries a literal password"
+    # The drain settings agree: compose waits longer than the app drains.
+    app_env = services["app"]["environment"]
+    assert float(app_env["DRAIN_SECONDS"]) == PIPELINES["service"]["drain_seconds"]
+    grace_seconds = int(services["app"]["stop_grace_period"].removesuffix("s"))
+    assert grace_seconds > PIPELINES["service"]["drain_seconds"]
+    assert app_env["PORT"] == str(PIPELINES["service"]["port"])
     (secret,) = compose["secrets"].values()
     assert set(secret) <= {"environment", "file"}
 
