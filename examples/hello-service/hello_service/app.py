@@ -76,6 +76,10 @@ class HelloApp:
         except StorageUnavailableError:
             logger.warning("database unavailable while serving %s %s", method, url.path)
             return _error(503, "database unavailable, retry later", **{"Retry-After": "1"})
+        # The request boundary: a bug answers 500 instead of dropping the connection.
+        except Exception:
+            logger.exception("unexpected error while serving %s %s", method, url.path)
+            return _error(500, "internal error")
 
     def _route(self, path: str) -> dict[str, Handler] | None:
         """The handlers of a path by HTTP method, or None for an unknown path."""

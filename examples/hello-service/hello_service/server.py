@@ -135,6 +135,11 @@ class HelloServer(ThreadingHTTPServer):
             self._in_flight -= 1
             self._idle.notify_all()
 
+    def handle_error(self, request: _Request, client_address: Any) -> None:  # noqa: ARG002 - socketserver's signature.
+        # Called by socketserver with the exception being handled; logs it as JSON
+        # instead of printing a bare traceback to stderr.
+        logger.exception("connection error", extra={"client": str(client_address)})
+
     def wait_until_idle(self, timeout: float) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=max(timeout, 0))

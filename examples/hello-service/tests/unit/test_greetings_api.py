@@ -144,3 +144,17 @@ def test_database_outage_is_a_retryable_503(
 
     assert response.status == 503
     assert response.headers["Retry-After"] == "1"
+
+
+def test_an_unexpected_error_is_a_500_without_details(
+    app: HelloApp, repository: InMemoryGreetings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: object) -> list[object]:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(repository, "recent", broken)
+
+    response = app.handle("GET", "/greetings")
+
+    assert response.status == 500
+    assert response.body == {"error": "internal error"}
