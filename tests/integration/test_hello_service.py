@@ -285,7 +285,7 @@ def test_without_its_database_the_service_is_alive_not_ready_and_smoke_fails(
         signalled = time.monotonic()
         app.process.send_signal(signal.SIGTERM)
         assert app.process.wait(timeout=5) == 0, app.log()
-        assert time.monotonic() - signalled < 2
+        assert time.monotonic() - signalled < 3
 
 
 def test_docker_healthcheck_command_probes_the_service(service: RunningService) -> None:
@@ -327,7 +327,7 @@ def _read_http_response(connection: socket.socket) -> tuple[int, object]:
 def test_sigterm_fails_readiness_stops_accepting_and_finishes_the_request_in_flight(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    drain_seconds, shutdown_delay = 5.0, 0.6
+    drain_seconds, shutdown_delay = 5.0, 1.0
     name = f"drain-{uuid.uuid4().hex[:8]}"
     body = json.dumps({"name": name}).encode()
     head = (
@@ -361,7 +361,7 @@ def test_sigterm_fails_readiness_stops_accepting_and_finishes_the_request_in_fli
         exit_code = app.process.wait(timeout=drain_seconds)
         stopped_at = time.monotonic()
 
-    assert not_ready_at - signalled < 0.5
+    assert not_ready_at - signalled < shutdown_delay  # Readiness fails before the listener closes.
     assert refused_at - signalled >= shutdown_delay - 0.05
     assert (status, document["name"]) == (201, name)  # type: ignore[index]
     assert exit_code == 0, app.log()
@@ -399,7 +399,7 @@ def test_a_stuck_request_cannot_hold_the_process_past_drain_seconds(tmp_path: Pa
         elapsed = time.monotonic() - signalled
 
     assert exit_code == 1, app.log()
-    assert drain_seconds - 0.1 <= elapsed < drain_seconds + 1.5
+    assert drain_seconds - 0.1 <= elapsed < drain_seconds + 2.5
     assert '"abandoned": 1' in app.log()
 
 
