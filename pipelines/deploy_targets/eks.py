@@ -1,0 +1,183 @@
+"""The EKS dev target: one namespace per branch, the dev overlay with the new image.
+
+The pure part lives here: the namespace name, the generated kustomization
+(the dev overlay as a base, the namespace, the image pinned to the new
+digest), and the kubectl argument lists. Running kubectl is the caller's
+job, through a :class:`KubectlRunner`: the Dagger module runs these argv in a
+digest-pinned kubectl container with the kubeconfig mounted as a Secret.
+
+Why a generated kustomization instead of ``kubectl set image`` after
+``apply -k``: applying the overlay first would roll out its placeholder image
+and then roll again; the generated one applies the right image in one go.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pipelines.config.deploy import EksDeployConfig
+from pipelines.deploy_targets.base import (
+    DeployedApp,
+    DeployError,
+    DevDeployment,
+    parse_image_ref,
+)
+from pipelines.tags import branch_slug
+
+NAME = "eks"
+MAX_NAMESPACE = 63
+MANAGED_BY = {"app.kubernetes.io/managed-by": "portable-pipelines"}
+BRANCH_LABEL = "portable-pipelines/branch"
+# Namespaces a branch name must never resolve to, whatever the prefix.
+_PROTECTED = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class KubectlRunner(Protocol):
+    """Runs one kubectl argv with ``files`` written under the work directory first."""
+
+    async def __call__(self, argv: Sequence[str], *, files: Mapping[str, str]) -> str: ...
+
+
+def namespace_for(branch: str, *, prefix: str) -> str:
+    """``dev`` + ``feature/Login`` -> ``dev-feature-login`` (a DNS label, <= 63 chars)."""
+    namespace = f"{prefix}-{branch_slug(branch, max_length=MAX_NAMESPACE - len(prefix) - 1)}"
+    if namespace in _PROTECTED or namespace.startswith("kube-"):
+        raise DeployError(
+            f"branch {branch!r} with namespace prefix {prefix!r} gives the reserved namespace "
+            f"{namespace!r}\n  fix: set another `namespace_prefix` under [deploy.eks]"
+        )
+    return namespace
+
+
+def dev_url(template: str, *, namespace: str, branch: str) -> str:
+    return template.format(namespace=namespace, branch=branch_slug(branch))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksPlan:
+    namespace: str
+    url: str
+    # Relative to ``workdir`` -> content; JSON, which kustomize reads as YAML.
+    files: Mapping[str, str]
+    apply: tuple[str, ...]
+    rollout: tuple[str, ...]
+
+
+def kustomization_files(
+    *, overlay_dir: str, workdir: str, namespace: str, image_name: str, image: str, branch: str
+) -> dict[str, str]:
+    """The kustomization that deploys the overlay into ``namespace`` with ``image``.
+
+    ``overlay_dir`` and ``workdir`` are absolute paths as kubectl sees them;
+    kustomize only accepts a relative path to a base, so it is computed here.
+    """
+    for label, path in (("overlay_dir", overlay_dir), ("workdir", workdir)):
+        if not posixpath.isabs(path):
+            raise ValueError(f"{label} must be an absolute path, got {path!r}")
+    ref = parse_image_ref(image)
+    override: dict[str, str] = {"name": image_name, "newName": ref.name}
+    if ref.digest:
+        override["digest"] = ref.digest
+    elif ref.tag:
+        override["newTag"] = ref.tag
+    labels = {**MANAGED_BY, BRANCH_LABEL: branch_slug(branch, max_length=MAX_NAMESPACE)}
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": namespace,
+        "resources": ["namespace.yaml", posixpath.relpath(overlay_dir, workdir)],
+        "images": [override],
+    }
+    namespace_object = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": labels},
+    }
+    return {
+        "kustomization.yaml": json.dumps(kustomization, indent=2) + "\n",
+        "namespace.yaml": json.dumps(namespace_object, indent=2) + "\n",
+    }
+
+
+def apply_argv(workdir: str) -> tuple[str, ...]:
+    return ("kubectl", "apply", f"--kustomize={workdir}")
+
+
+def rollout_argv(*, namespace: str, deployment: str, timeout_seconds: int) -> tuple[str, ...]:
+    return (
+        "kubectl",
+        "rollout",
+        "status",
+        f"deployment/{deployment}",
+        f"--namespace={namespace}",
+        f"--timeout={timeout_seconds}s",
+    )
+
+
+def delete_namespace_argv(namespace: str, *, timeout_seconds: int = 300) -> tuple[str, ...]:
+    # --ignore-not-found: cleaning up a branch that was never deployed is not an error.
+    return (
+        "kubectl",
+        "delete",
+        "namespace",
+        namespace,
+        "--ignore-not-found",
+        "--wait=true",
+        f"--timeout={timeout_seconds}s",
+    )
+
+
+def plan(
+    config: EksDeployConfig, deployment: DevDeployment, *, source_dir: str, workdir: str
+) -> EksPlan:
+    """Everything needed to deploy: ``source_dir`` is the service as kubectl sees it."""
+    namespace = namespace_for(deployment.branch, prefix=config.namespace_prefix)
+    files = kustomization_files(
+        overlay_dir=posixpath.join(source_dir, config.overlay),
+        workdir=workdir,
+        namespace=namespace,
+        image_name=config.image or deployment.service,
+        image=deployment.image,
+        branch=deployment.branch,
+    )
+    return EksPlan(
+        namespace=namespace,
+        url=dev_url(config.url, namespace=namespace, branch=deployment.branch),
+        files=files,
+        apply=apply_argv(workdir),
+        rollout=rollout_argv(
+            namespace=namespace,
+            deployment=config.deployment or deployment.service,
+            timeout_seconds=config.rollout_timeout_seconds,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksDevTarget:
+    config: EksDeployConfig
+    kubectl: KubectlRunner
+    # Where the runner mounts the service source, and writes generated files.
+    source_dir: str = "/src"
+    workdir: str = "/work/dev-deploy"
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    async def deploy(self, deployment: DevDeployment) -> DeployedApp:
+        steps = plan(self.config, deployment, source_dir=self.source_dir, workdir=self.workdir)
+        await self.kubectl(steps.apply, files=steps.files)
+        await self.kubectl(steps.rollout, files={})
+        return DeployedApp(target=NAME, url=steps.url, where=f"namespace {steps.namespace}")
+
+    async def cleanup(self, branch: str, *, service: str) -> None:  # noqa: ARG002 - one namespace per branch holds every service.
+        namespace = namespace_for(branch, prefix=self.config.namespace_prefix)
+        await self.kubectl(
+            delete_namespace_argv(namespace, timeout_seconds=self.config.rollout_timeout_seconds),
+            files={},
+        )
