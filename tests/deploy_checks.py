@@ -354,6 +354,16 @@ def _pre_stop_seconds(container: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _drain_seconds(container: Mapping[str, Any], service: ServiceFacts) -> float:
+    """The service's drain time, or the container's DRAIN_SECONDS where that is longer."""
+    drain = float(service.drain_seconds)
+    # The last definition of a variable is the one the container gets.
+    for variable in container.get("env") or []:
+        if variable.get("name") == "DRAIN_SECONDS" and "value" in variable:
+            drain = max(float(variable["value"]), float(service.drain_seconds))
+    return drain
+
+
 def _check_probe(
     container: Mapping[str, Any], probe_name: str, path: str, service: ServiceFacts
 ) -> Iterator[str]:
@@ -388,13 +398,14 @@ def _check_container(
             "no preStop sleep: a terminating pod still gets new requests until endpoints "
             "update (fix: lifecycle.preStop.sleep.seconds: 5)"
         )
+    drain = _drain_seconds(container, service)
     grace = pod_spec.get("terminationGracePeriodSeconds")
-    needed = (pre_stop or 0) + service.drain_seconds
+    needed = (pre_stop or 0) + drain
     if grace is None or int(grace) <= needed:
         yield (
             f"terminationGracePeriodSeconds {grace} is not longer than preStop {pre_stop or 0} s "
-            f"+ drain {service.drain_seconds} s: in-flight requests would be killed "
-            f"(fix: set it above {needed}, e.g. {needed + 15})"
+            f"+ drain {drain:g} s: in-flight requests would be killed "
+            f"(fix: set it above {needed:g}, e.g. {needed + 15:g})"
         )
 
     resources = container.get("resources") or {}
@@ -470,7 +481,7 @@ def _check_canary(spec: Mapping[str, Any], documents: Sequence[Document]) -> Ite
     templates = [t.get("templateName") for a in analyses for t in a.get("templates", [])]
     if not templates:
         yield (
-            "the canary has no analysis: nothing aborts a release that serves errors "
+            "the canary has no analysis: nothing aborts a canary that turns unhealthy "
             "(fix: add strategy.canary.analysis with an AnalysisTemplate)"
         )
     for template in templates:

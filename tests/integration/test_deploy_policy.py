@@ -234,6 +234,12 @@ RULES = [
         "terminationGracePeriodSeconds 15 is not longer than preStop 5 s + drain 10 s",
     ),
     Rule(
+        "drain raised without grace",
+        ENVIRONMENTS,
+        lambda d: container(d)["env"].append({"name": "DRAIN_SECONDS", "value": "40"}),
+        "is not longer than preStop 5 s + drain 40 s",
+    ),
+    Rule(
         "grace period default",
         ("prod",),
         lambda d: pod_spec(d).pop("terminationGracePeriodSeconds"),
