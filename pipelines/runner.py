@@ -371,9 +371,9 @@ def render_summary(result: PipelineResult) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"pipeline {result.name}: {verdict} in {_format_duration(result.wall)}"]
     for row in rows:
-        lines.append(
-            f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
-        )
+        step, status, duration, output = row
+        line = f"  {step:<{widths[0]}}  {status:<{widths[1]}}  {duration:>{widths[2]}}  {output}"
+        lines.append(line.rstrip())
     lines.append("  ran: " + (", ".join(result.ran) or "none"))
     lines.append("  did not run: " + (", ".join(result.did_not_run) or "none"))
     failures = [s for s in result.steps if s.status is StepStatus.FAILED and s.error]
