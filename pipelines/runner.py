@@ -371,8 +371,8 @@ def render_summary(result: PipelineResult) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"pipeline {result.name}: {verdict} in {_format_duration(result.wall)}"]
     for row in rows:
-        step, status, duration, output = row
-        line = f"  {step:<{widths[0]}}  {status:<{widths[1]}}  {duration:>{widths[2]}}  {output}"
+        name, status, duration, output = row
+        line = f"  {name:<{widths[0]}}  {status:<{widths[1]}}  {duration:>{widths[2]}}  {output}"
         lines.append(line.rstrip())
     lines.append("  ran: " + (", ".join(result.ran) or "none"))
     lines.append("  did not run: " + (", ".join(result.did_not_run) or "none"))
