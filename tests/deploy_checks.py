@@ -40,6 +40,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from pipelines.tags import dev_image_tag, release_tag
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "tests" / "fixtures" / "argo-schemas"
 SERVICE_CONFIG = ROOT / "examples" / "hello-service" / "pipelines.toml"
@@ -53,10 +55,20 @@ MIN_REPLICAS_PROMOTED = 2
 
 # The tag scheme of pipelines/tags.py: release candidates, pushed by the
 # release pipeline on merge to main, are what DEV follows; feature-branch
-# test images must never reach it.
+# test images must never reach it (they also live in a repository of their
+# own, `<repository>-test`, which Image Updater does not watch).
 RELEASE_CANDIDATE_TAG = re.compile(r"^rc-.+-[0-9a-f]{7}$")
-RELEASE_CANDIDATE_SAMPLES = ("rc-1.4.0-0a1b2c3", "rc-0.1.0-0000000", "rc-2.0.0-beta.1-abcdef0")
-FEATURE_TAG_SAMPLES = ("feature-login-0a1b2c3", "fix-rc-parsing-0a1b2c3", "main-0a1b2c3")
+_SAMPLE_SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+RELEASE_CANDIDATE_SAMPLES = (
+    release_tag("1.4.0", _SAMPLE_SHA),
+    release_tag("2.0.0-beta.1", _SAMPLE_SHA),
+    release_tag("0.1.0", "f" * 40),
+)
+FEATURE_TAG_SAMPLES = (
+    dev_image_tag("feature/login", _SAMPLE_SHA),
+    dev_image_tag("fix/ABC-12 rc parser", _SAMPLE_SHA),
+    dev_image_tag("main", _SAMPLE_SHA),
+)
 NEVER_FOLLOW_SAMPLES = ("latest", "rc-1.4.0-0a1b2c3d", "rc-1.4.0-0A1B2C3", "rc--0a1b2c3")
 IMAGE_UPDATE_STRATEGY = "newest-build"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.tags import dev_image_tag
 from tests.deploy_checks import (
     ENVIRONMENTS,
     FEATURE_TAG_SAMPLES,
@@ -107,6 +108,20 @@ def test_image_updater_follows_release_candidates_and_never_feature_images(
     assert updater["spec"]["writeBackConfig"]["gitConfig"]["writeBackTarget"] == (
         "kustomization:/deploy/overlays/dev"
     )
+
+
+def test_a_branch_named_like_a_release_stays_out_of_dev_by_its_repository(
+    environments: dict[str, Environment],
+) -> None:
+    (updater,) = find(environments["dev"].argocd, "ImageUpdater")
+    (image,) = updater["spec"]["applicationRefs"][0]["images"]
+    allowed = re.compile(image["commonUpdateSettings"]["allowTags"].removeprefix("regexp:"))
+    lookalike = dev_image_tag("rc-1.4.0", "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
+
+    # The tag pattern alone would follow this test image ...
+    assert allowed.search(lookalike)
+    # ... but test images are pushed to <repository>-test, which is not followed.
+    assert image["imageName"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
 # --- each rule, broken ------------------------------------------------------------------
@@ -325,7 +340,7 @@ RULES = [
         "release candidates refused",
         "dev",
         lambda e: update_settings(e).update(allowTags="regexp:^rc-[0-9.]+-[0-9a-f]{7}$"),
-        "allowTags refuses the release candidate 'rc-2.0.0-beta.1-abcdef0'",
+        "allowTags refuses the release candidate 'rc-2.0.0-beta.1-0a1b2c3'",
     ),
     Rule(
         "argocd write-back",
