@@ -207,7 +207,12 @@ def summarize(calls: Counter[tuple[str, str]], fleet: FleetSize) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the fleet")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of the fleet, for a quick smoke run: the targets are met at 1.0, not below",
+    )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every call")
     args = parser.parse_args()
 

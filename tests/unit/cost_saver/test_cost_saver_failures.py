@@ -57,6 +57,7 @@ def test_throttling_is_retried_by_botocore_and_the_stop_succeeds(
 
     report = saver.run("stop")
 
+    assert saver.clients[HOME].ec2.meta.config.retries["mode"] == "standard"
     assert len(sends) == 2, "the throttled call is sent again"
     assert [call[1] for call in saver.calls].count("StopInstances") == 1
     assert report["errors"] == []
