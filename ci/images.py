@@ -15,4 +15,8 @@ IMAGES: Final[dict[str, str]] = {
     # (CVE-2026-33634); this digest is the one verified with cosign upstream.
     "trivy": "docker.io/aquasec/trivy:0.69.3"
     "@sha256:bcc376de8d77cfe086a917230e818dc9f8528e3c852f7b1aff648949b6258d1c",
+    # kubectl with a shell and the AWS CLI, for `aws eks get-token` kubeconfigs.
+    # (bitnami/kubectl tags were withdrawn from Docker Hub; this one is not.)
+    "kubectl": "docker.io/alpine/k8s:1.34.1"
+    "@sha256:ec714df3813b5405292860f8a1c55c5727bf8c33c88992f1e981efad8065547f",
 }

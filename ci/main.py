@@ -9,6 +9,7 @@ builds its graph with ``ci.toolchain`` and awaits only what it must report.
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,14 +17,22 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, check, dag, function
 
+from ci import deploying, publishing, services, toolchain
 from ci import scan as trivy
-from ci import services, toolchain
 from ci._sdk import field, object_type, uncached_function
+from ci.aws import aws_credentials, plaintext
 from ci.context import load_config
 from pipelines.config import APP_HOST, SUITES, DependencyConfig, PipelineConfig, SuiteConfig
+from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
+from pipelines.ecr import AwsCredentials, WebIdentity
 from pipelines.errors import InputError, PipelinesError
 from pipelines.images import check_image_ref
 from pipelines.junit import crash_report, summarize
+from pipelines.release_record import RELEASE_FILE, ReleaseRecord
+from pipelines.release_record import to_json as release_json
+from pipelines.run_record import RECORD_FILE, RunFailed, verdict
+from pipelines.run_record import to_json as run_json
+from pipelines.runner import PipelineResult, Step, pipeline
 from pipelines.scan import (
     IgnoreRule,
     evaluate,
@@ -32,6 +41,9 @@ from pipelines.scan import (
     parse_report,
     summary_table,
 )
+from pipelines.status import CommitStatus, CommitStatusClient, final_status, make_status_client
+from pipelines.status.base import StatusPostError
+from pipelines.tags import branch_slug, validate_sha
 from pipelines.urls import check_http_url
 
 log = logging.getLogger("portable_pipelines")
@@ -84,6 +96,25 @@ class ScanResult:
 
 
 @object_type
+class PipelineRun:
+    """The outcome of dev, pre-merge or release: every step, and every report."""
+
+    passed: Annotated[bool, Doc("True when every step passed")] = field()
+    summary: Annotated[str, Doc("The step table: result, duration and output of each")] = field()
+    reports: Annotated[
+        dagger.Directory,
+        Doc("run.json, summary.txt, JUnit XML per suite, scan reports, release.json"),
+    ] = field()
+
+    @function
+    def check(self) -> str:
+        """Fail the call unless the run passed (chain it: `dev ... check`)."""
+        if not self.passed:
+            raise RunFailed(self.summary)
+        return self.summary
+
+
+@object_type
 class PortablePipelines:
     """One CI/CD definition for every service, driven by its pipelines.toml."""
 
@@ -95,6 +126,28 @@ class PortablePipelines:
         DefaultPath(REFERENCE_SERVICE),
         Ignore(SOURCE_IGNORE),
     ]
+    aws_access_key_id: Annotated[
+        dagger.Secret | None, Doc("AWS key id, e.g. env://AWS_ACCESS_KEY_ID")
+    ] = None
+    aws_secret_access_key: Annotated[
+        dagger.Secret | None, Doc("AWS secret key, e.g. env://AWS_SECRET_ACCESS_KEY")
+    ] = None
+    aws_session_token: Annotated[
+        dagger.Secret | None, Doc("AWS session token of temporary keys")
+    ] = None
+    aws_web_identity_token: Annotated[
+        dagger.Secret | None,
+        Doc("CI OIDC token exchanged for --aws-role-arn (preferred over keys)"),
+    ] = None
+    aws_role_arn: Annotated[
+        str | None, Doc("Role for the OIDC token; default: [publish] role_arn")
+    ] = None
+    kubeconfig: Annotated[
+        dagger.Secret | None, Doc("Kubeconfig of the dev EKS cluster, e.g. file://~/.kube/config")
+    ] = None
+    status_token: Annotated[
+        dagger.Secret | None, Doc("Token that may set commit statuses ([status] provider)")
+    ] = None
 
     async def _config(self) -> PipelineConfig:
         return await load_config(self.source)
@@ -103,6 +156,9 @@ class PortablePipelines:
     @check
     async def lint(self) -> str:
         """Run every [lint] command; report all failures, not just the first."""
+        return await self._lint()
+
+    async def _lint(self) -> str:
         config = await self._config()
         if config.lint is None:
             raise InputError(
@@ -380,3 +436,378 @@ class PortablePipelines:
         if not result.passed:
             raise ValidationFailed(result.summary)
         return result.summary
+
+    # --- release path --------------------------------------------------------
+
+    async def _aws(self, config: PipelineConfig) -> AwsCredentials | WebIdentity:
+        role = self.aws_role_arn or (config.publish.role_arn if config.publish else None)
+        return await aws_credentials(
+            access_key_id=self.aws_access_key_id,
+            secret_access_key=self.aws_secret_access_key,
+            session_token=self.aws_session_token,
+            web_identity_token=self.aws_web_identity_token,
+            role_arn=role,
+        )
+
+    def _aws_env(self) -> dict[str, dagger.Secret]:
+        """AWS keys for tools that read them from the environment (kubectl's exec plugin)."""
+        named = {
+            "AWS_ACCESS_KEY_ID": self.aws_access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key,
+            "AWS_SESSION_TOKEN": self.aws_session_token,
+        }
+        return {name: secret for name, secret in named.items() if secret is not None}
+
+    async def _publish(
+        self, config: PipelineConfig, plan: publishing.PublishPlan
+    ) -> publishing.Published:
+        settings = publishing.publish_settings(config)
+        username, password = await publishing.registry_login(
+            settings, plan, await self._aws(config)
+        )
+        return await publishing.push(
+            publishing.platform_variants(self.source, config),
+            plan,
+            registry=settings.registry,
+            username=username,
+            password=password,
+        )
+
+    @uncached_function
+    async def publish(
+        self,
+        sha: Annotated[str, Doc("The full commit id the image is built from")],
+        branch: Annotated[
+            str | None, Doc("Push a test image <branch-slug>-<sha7> to the test repository")
+        ] = None,
+        version: Annotated[
+            str | None, Doc("Push a release candidate (tag from [publish] release_tag)")
+        ] = None,
+    ) -> str:
+        """Build and push the image to ECR; print repository@sha256:digest."""
+        validate_sha(sha)
+        config = await self._config()
+        plan = publishing.plan_publish(config, sha=sha, branch=branch, version=version)
+        return (await self._publish(config, plan)).ref
+
+    async def _deploy_target(
+        self, config: PipelineConfig, manifests: dagger.Directory | None, run_stamp: str
+    ) -> DevDeployTarget:
+        settings = deploying.deploy_settings(config)
+        credentials = await self._aws(config) if settings.target == "ec2" else None
+        return await deploying.target(
+            config,
+            manifests=manifests or self.source,
+            kubeconfig=self.kubeconfig,
+            aws_env=self._aws_env(),
+            credentials=credentials,
+            run_stamp=run_stamp,
+        )
+
+    @uncached_function
+    async def deploy_dev(
+        self,
+        image: Annotated[str, Doc("What publish printed: repository@sha256:...")],
+        branch: Annotated[str, Doc("The branch the image was built from")],
+        manifests: Annotated[
+            dagger.Directory | None,
+            Doc("Where [deploy.eks] overlay paths start (default: --source)"),
+        ] = None,
+    ) -> str:
+        """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
+        parse_image_ref(image)
+        branch_slug(branch)
+        config = await self._config()
+        target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
+        app = await target.deploy(_deployment(config, image=image, branch=branch))
+        return app.url
+
+    @uncached_function
+    async def cleanup_dev(
+        self,
+        branch: Annotated[str, Doc("The branch whose dev deployment to remove")],
+        manifests: Annotated[
+            dagger.Directory | None,
+            Doc("Where [deploy.eks] overlay paths start (default: --source)"),
+        ] = None,
+    ) -> str:
+        """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
+        branch_slug(branch)
+        config = await self._config()
+        target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
+        await target.cleanup(branch, service=config.service.name)
+        return f"removed the dev deployment of {branch}"
+
+    @function
+    async def verdict(
+        self,
+        run: Annotated[dagger.File, Doc("run.json exported from dev, pre-merge or release")],
+    ) -> str:
+        """Fail the call when the recorded pipeline run did not pass."""
+        outcome = verdict(await run.contents(), file="run.json")
+        if not outcome.ok:
+            raise RunFailed(outcome.summary)
+        return outcome.summary
+
+    # --- pipelines -----------------------------------------------------------
+
+    async def _status_client(
+        self, config: PipelineConfig, report_status: bool
+    ) -> CommitStatusClient | None:
+        if not report_status or config.status is None:
+            return None
+        token = await plaintext(self.status_token) if self.status_token is not None else None
+        return make_status_client(config.status, token)
+
+    async def _run_pipeline(
+        self,
+        name: str,
+        steps: list[Step],
+        *,
+        reports: dict[str, dagger.File],
+        status: CommitStatusClient | None,
+        status_context: str,
+        sha: str,
+        run_url: str | None,
+        extra: dict[str, str] | None = None,
+    ) -> PipelineRun:
+        """Post pending, run the steps, post the final status, collect the reports."""
+        if status is not None:
+            await status.post(
+                CommitStatus(
+                    sha=sha,
+                    state="pending",
+                    context=status_context,
+                    description=f"{name}: running",
+                    target_url=run_url,
+                )
+            )
+        result: PipelineResult = await pipeline(name, steps).run()
+        summary = result.summary()
+        passed = result.ok
+        if status is not None:
+            try:
+                await status.post(
+                    final_status(result, sha=sha, context=status_context, target_url=run_url)
+                )
+            except StatusPostError as error:
+                # Reported, never dropped: the run fails and says why.
+                passed = False
+                summary += f"\ncommit status {status_context!r} was not posted: {error}"
+        directory = dag.directory()
+        for path, file in sorted(reports.items()):
+            directory = directory.with_file(path, file)
+        directory = directory.with_new_file(
+            RECORD_FILE, run_json(result, extra={"commit": sha, **(extra or {})})
+        ).with_new_file("summary.txt", summary + "\n")
+        return PipelineRun(passed=passed, summary=summary, reports=directory)
+
+    def _suite_step(
+        self,
+        suite: str,
+        reports: dict[str, dagger.File],
+        *,
+        depends_on: tuple[str, ...] = (),
+        url: Callable[[], str] | None = None,
+    ) -> Step:
+        async def run() -> str:
+            result = await self._suite(suite, url() if url is not None else None)
+            reports[f"junit/{suite}.xml"] = result.report
+            if result.exit_code != 0:
+                raise ValidationFailed(result.summary)
+            return result.summary
+
+        return Step(name=suite, run=run, depends_on=depends_on)
+
+    def _lint_step(self) -> Step:
+        async def run() -> str:
+            return await self._lint()
+
+        return Step(name="lint", run=run)
+
+    def _build_step(self, config: PipelineConfig) -> Step:
+        async def run() -> str:
+            for variant in publishing.platform_variants(self.source, config):
+                await variant.sync()
+            platforms = ", ".join(config.build.platforms) or "engine platform"
+            return f"image built ({platforms})"
+
+        return Step(name="build", run=run)
+
+    def _scan_step(
+        self, reports: dict[str, dagger.File], run_stamp: str, depends_on: tuple[str, ...]
+    ) -> Step:
+        async def run() -> str:
+            result = await self._scan(None, "AWS", None, run_stamp)
+            for name in (
+                "trivy.json",
+                "trivy.sarif",
+                "gl-container-scanning-report.json",
+                "summary.txt",
+            ):
+                reports[f"scan/{name}"] = result.reports.file(name)
+            if not result.passed:
+                raise ValidationFailed(result.summary)
+            return "scan gate passed"
+
+        return Step(name="scan", run=run, depends_on=depends_on)
+
+    @uncached_function
+    async def dev(
+        self,
+        sha: Annotated[str, Doc("The full commit id being validated")],
+        branch: Annotated[str, Doc("The feature branch")],
+        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
+        report_status: Annotated[
+            bool, Doc("Post commit statuses ([status]); false for a local run")
+        ] = True,
+        manifests: Annotated[
+            dagger.Directory | None,
+            Doc("Where [deploy.eks] overlay paths start (default: --source)"),
+        ] = None,
+    ) -> PipelineRun:
+        """Feature branch: lint, unit tests and build at once; push the test image,
+        deploy it to dev, smoke-test the deployment, set "validations passed"."""
+        commit = validate_sha(sha)
+        if run_url is not None:
+            run_url = check_http_url(run_url, argument="run-url")
+        config = await self._config()
+        plan = publishing.plan_publish(config, sha=commit, branch=branch, version=None)
+        deploying.deploy_settings(config)
+        status = await self._status_client(config, report_status)
+        stamp = uuid.uuid4().hex
+        target = await self._deploy_target(config, manifests, stamp)
+        reports: dict[str, dagger.File] = {}
+        state: dict[str, str] = {}
+
+        async def publish() -> str:
+            state["image"] = (await self._publish(config, plan)).ref
+            return state["image"]
+
+        async def deploy() -> str:
+            app = await target.deploy(_deployment(config, image=state["image"], branch=branch))
+            state["url"] = app.url
+            return f"{app.url} ({app.where})"
+
+        steps = [
+            self._lint_step(),
+            self._suite_step("unit", reports),
+            self._build_step(config),
+            Step(name="publish", run=publish, depends_on=("lint", "unit", "build"), kind="effect"),
+            Step(name="deploy", run=deploy, depends_on=("publish",), kind="effect"),
+            self._suite_step("smoke", reports, depends_on=("deploy",), url=lambda: state["url"]),
+        ]
+        return await self._run_pipeline(
+            "dev",
+            steps,
+            reports=reports,
+            status=status,
+            status_context=config.status.dev_context if config.status else "pipelines/dev",
+            sha=commit,
+            run_url=run_url,
+            extra={"branch": branch},
+        )
+
+    @uncached_function
+    async def pre_merge(
+        self,
+        sha: Annotated[str, Doc("The full commit id of the pull request head")],
+        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
+        report_status: Annotated[
+            bool, Doc("Post commit statuses ([status]); false for a local run")
+        ] = True,
+    ) -> PipelineRun:
+        """Pull request: lint, unit tests and build; then smoke, integration, e2e and
+        the scan at once; set the required "safe to merge" status."""
+        commit = validate_sha(sha)
+        if run_url is not None:
+            run_url = check_http_url(run_url, argument="run-url")
+        config = await self._config()
+        for suite in ("unit", "smoke", "integration", "e2e"):
+            config.suite(suite)
+        status = await self._status_client(config, report_status)
+        stamp = uuid.uuid4().hex
+        reports: dict[str, dagger.File] = {}
+        after_build = ("build",)
+        steps = [
+            self._lint_step(),
+            self._suite_step("unit", reports),
+            self._build_step(config),
+            self._suite_step("smoke", reports, depends_on=after_build),
+            self._suite_step("integration", reports, depends_on=after_build),
+            self._suite_step("e2e", reports, depends_on=after_build),
+            self._scan_step(reports, stamp, after_build),
+        ]
+        return await self._run_pipeline(
+            "pre-merge",
+            steps,
+            reports=reports,
+            status=status,
+            status_context=(
+                config.status.pre_merge_context if config.status else "pipelines/pre-merge"
+            ),
+            sha=commit,
+            run_url=run_url,
+        )
+
+    @uncached_function
+    async def release(
+        self,
+        sha: Annotated[str, Doc("The full commit id merged to the release branch")],
+        version: Annotated[str, Doc("The release version, e.g. 1.4.0")],
+        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
+        report_status: Annotated[
+            bool, Doc("Post commit statuses ([status]); false for a local run")
+        ] = True,
+    ) -> PipelineRun:
+        """Release branch: build the release candidate, gate it with the scan, push it
+        to the release repository, record release.json (ref, digest, commit, tags)."""
+        commit = validate_sha(sha)
+        if run_url is not None:
+            run_url = check_http_url(run_url, argument="run-url")
+        config = await self._config()
+        plan = publishing.plan_publish(config, sha=commit, branch=None, version=version)
+        status = await self._status_client(config, report_status)
+        stamp = uuid.uuid4().hex
+        reports: dict[str, dagger.File] = {}
+
+        async def publish() -> str:
+            published = await self._publish(config, plan)
+            record = ReleaseRecord(
+                service=config.service.name,
+                ref=published.ref,
+                digest=published.digest,
+                commit=commit,
+                version=version,
+                tags=published.tags,
+            )
+            reports[RELEASE_FILE] = (
+                dag.directory().with_new_file(RELEASE_FILE, release_json(record)).file(RELEASE_FILE)
+            )
+            return published.ref
+
+        steps = [
+            self._build_step(config),
+            self._scan_step(reports, stamp, ("build",)),
+            Step(name="publish", run=publish, depends_on=("scan",), kind="effect"),
+        ]
+        return await self._run_pipeline(
+            "release",
+            steps,
+            reports=reports,
+            status=status,
+            status_context=config.status.release_context if config.status else "pipelines/release",
+            sha=commit,
+            run_url=run_url,
+            extra={"version": version},
+        )
+
+
+def _deployment(config: PipelineConfig, *, image: str, branch: str) -> DevDeployment:
+    return DevDeployment(
+        image=image,
+        branch=branch,
+        service=config.service.name,
+        port=config.service.port,
+        health_path=config.service.health_path,
+    )

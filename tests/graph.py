@@ -60,14 +60,14 @@ def _graphs_in(value: Any) -> Iterator[Graph]:
             yield from _graphs_in(item)
 
 
-def _render_value(value: Any) -> Any:
+def render_value(value: Any) -> Any:
     if isinstance(value, Type):
         return render(value)
     if isinstance(value, list | tuple):
-        return [_render_value(item) for item in value]
+        return [render_value(item) for item in value]
     if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
         # Input objects such as BuildArg are plain dataclasses.
-        return {name: _render_value(getattr(value, name)) for name in value.__dataclass_fields__}
+        return {name: render_value(getattr(value, name)) for name in value.__dataclass_fields__}
     if hasattr(value, "value") and type(value).__module__.startswith("dagger"):
         return value.value  # enum members such as ReturnType.ANY
     return value
@@ -79,7 +79,7 @@ def render(obj: Type) -> Graph:
         Call(
             type_name=field.type_name,
             name=field.name,
-            args={key: _render_value(val) for key, val in field.args.items()},
+            args={key: render_value(val) for key, val in field.args.items()},
         )
         for field in selections
     )

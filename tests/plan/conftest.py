@@ -9,6 +9,7 @@ without one. It proves the plan, not the run: the engine tier does that.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from dagger import dag
 
 from pipelines.config import PipelineConfig, parse_config
 from tests.conftest import REFERENCE_SERVICE
-from tests.graph import Call, Graph, render
+from tests.graph import Call, Graph, render, render_value
 
 
 @pytest.fixture
@@ -59,6 +60,10 @@ def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
             "Container.exit_code": lambda _g: 0,
             "Container.exists": lambda _g: True,
             "Container.combined_output": lambda _g: "",
+            "Container.stdout": lambda _g: "",
+            "Container.sync": lambda _g: None,
+            "Container.publish": _published,
+            "Secret.plaintext": _plaintext,
         }
     )
 
@@ -83,16 +88,29 @@ def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
         (dagger.Container, "combined_output"),
         (dagger.Container, "stdout"),
         (dagger.Container, "sync"),
+        (dagger.Container, "publish"),
+        (dagger.Secret, "plaintext"),
     ):
         patch(cls, method)
     return state
 
 
 def _pseudo(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    named = dict(kwargs)
+    named = {key: render_value(value) for key, value in kwargs.items()}
     if args:
         named["path"] = args[0]
     return Call(type_name="await", name=method, args=named)
+
+
+def _published(graph: Graph) -> str:
+    """What a registry answers: the address with a digest derived from it."""
+    address = str(graph.calls[-1].args["path"])
+    return f"{address}@sha256:{_digest_of(address)}"
+
+
+def _plaintext(graph: Graph) -> str:
+    (created,) = graph.find("setSecret")
+    return str(created.args["plaintext"])
 
 
 def _last_arg(graph: Graph, name: str) -> str:
@@ -107,3 +125,8 @@ def _file_contents(graph: Graph, root: Path, files: dict[str, str]) -> str:
     if path.startswith("/"):
         raise FileNotFoundError(f"plan test read {path} without scripting it in seam.files")
     return (root / path).read_text()
+
+
+def _digest_of(address: str) -> str:
+    repository = address.rsplit(":", maxsplit=1)[0]
+    return hashlib.sha256(repository.encode()).hexdigest()

@@ -84,7 +84,23 @@ async def test_lint_and_test_are_checks_and_others_are_not(typedefs: Graph) -> N
 async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Graph) -> None:
     (ctor_call,) = objects(typedefs)[MAIN].find("withConstructor")
     ctor_args = args_of(ctor_call.args["function"])
-    assert set(ctor_args) == {"source"}
+    assert set(ctor_args) == {
+        "source",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_web_identity_token",
+        "aws_role_arn",
+        "kubeconfig",
+        "status_token",
+    }
+    for name, arg in ctor_args.items():
+        if (
+            (name.startswith("aws_")
+            and name != "aws_role_arn")
+            or name.endswith(("token", "kubeconfig"))
+        ):
+            assert arg["typeDef"].find("withObject")[0].args["name"] == "Secret", name
     assert ".git" in ctor_args["source"]["ignore"]
     # `dagger check` needs every argument defaulted: the reference service.
     assert ctor_args["source"]["defaultPath"] == "examples/hello-service"
@@ -149,8 +165,38 @@ def cache_policy(function: Graph) -> str | None:
 
 async def test_functions_with_outside_inputs_are_never_cached(typedefs: Graph) -> None:
     fns = functions(objects(typedefs)[MAIN])
-    for name in ("smoke", "scan", "scan_report", "test_report"):
+    for name in (
+        "smoke",
+        "scan",
+        "scan_report",
+        "test_report",
+        "publish",
+        "deploy_dev",
+        "cleanup_dev",
+        "dev",
+        "pre_merge",
+        "release",
+    ):
         assert cache_policy(fns[name]) == "Never", name
     # Pure functions of the source keep the engine's default cache.
     for name in ("lint", "test", "build"):
         assert cache_policy(fns[name]) is None, name
+
+
+async def test_release_path_functions_register(typedefs: Graph) -> None:
+    fns = functions(objects(typedefs)[MAIN])
+    assert {
+        "publish",
+        "deploy_dev",
+        "cleanup_dev",
+        "verdict",
+        "dev",
+        "pre_merge",
+        "release",
+    } <= set(fns)
+    run = objects(typedefs)["PipelineRun"]
+    assert {call.args["name"] for call in run.find("withField")} == {"passed", "summary", "reports"}
+    assert "check" in functions(run)
+    release_args = args_of(fns["release"])
+    assert {"sha", "version", "run_url", "report_status"} == set(release_args)
+    assert release_args["report_status"]["defaultValue"] == "true"

