@@ -63,6 +63,8 @@ SOURCE_IGNORE = [
 
 _OUTPUT_TAIL = 4_000
 REFERENCE_SERVICE = "examples/hello-service"
+# Where release reads its version when --version is not given.
+VERSION_FILE = "VERSION"
 
 
 class ValidationFailed(PipelinesError):
@@ -750,11 +752,29 @@ class PortablePipelines:
             run_url=run_url,
         )
 
+    async def _version_file(self) -> str:
+        if not await self.source.exists(VERSION_FILE):
+            raise InputError(
+                argument="version",
+                problem=f"no --version and no {VERSION_FILE} file in the service directory",
+                fix=f"pass --version=1.4.0, or keep the version in {VERSION_FILE} (one line)",
+            )
+        version = (await self.source.file(VERSION_FILE).contents()).strip()
+        if not version or "\n" in version:
+            raise InputError(
+                argument="version",
+                problem=f"{VERSION_FILE} must hold one version on one line, got {version!r}",
+                fix=f"write e.g. `1.4.0` into {VERSION_FILE}",
+            )
+        return version
+
     @uncached_function
     async def release(
         self,
         sha: Annotated[str, Doc("The full commit id merged to the release branch")],
-        version: Annotated[str, Doc("The release version, e.g. 1.4.0")],
+        version: Annotated[
+            str | None, Doc("The release version, e.g. 1.4.0 (default: the VERSION file)")
+        ] = None,
         run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
         report_status: Annotated[
             bool, Doc("Post commit statuses ([status]); false for a local run")
@@ -766,6 +786,8 @@ class PortablePipelines:
         if run_url is not None:
             run_url = check_http_url(run_url, argument="run-url")
         config = await self._config()
+        if version is None:
+            version = await self._version_file()
         plan = publishing.plan_publish(config, sha=commit, branch=None, version=version)
         status = await self._status_client(config, report_status)
         stamp = uuid.uuid4().hex

@@ -398,3 +398,27 @@ async def test_no_secret_reaches_a_graph_or_a_summary_in_plain_form(
 def _record(run: PipelineRun) -> dict[str, Any]:
     (record,) = [c for c in render(run.reports).find("withNewFile") if c.args["path"] == "run.json"]
     return dict(json.loads(record.args["contents"]))
+
+
+async def test_release_reads_the_version_file_when_no_version_is_given(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    version = (ROOT / "examples" / "hello-service" / "VERSION").read_text().strip()
+    run = await with_secrets(lazy_source).release(sha=SHA)
+    assert run.passed is True, run.summary
+    (push,) = published(seam)
+    assert address(push).endswith(f":rc-{version}-0123456")
+
+
+async def test_release_without_a_version_anywhere_says_how_to_give_one(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    real = seam.answers["Directory.exists"]
+    seam.answers["Directory.exists"] = lambda g: (
+        False if g.calls[-1].args["path"] == "VERSION" else real(g)
+    )
+    with pytest.raises(InputError, match="VERSION") as caught:
+        await with_secrets(lazy_source).release(sha=SHA)
+    assert caught.value.argument == "version"
+    assert published(seam) == []
