@@ -94,13 +94,10 @@ async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Gra
         "kubeconfig",
         "status_token",
     }
-    for name, arg in ctor_args.items():
-        if (
-            (name.startswith("aws_")
-            and name != "aws_role_arn")
-            or name.endswith(("token", "kubeconfig"))
-        ):
-            assert arg["typeDef"].find("withObject")[0].args["name"] == "Secret", name
+    secrets = set(ctor_args) - {"source", "aws_role_arn"}
+    for name in secrets:
+        type_def = ctor_args[name]["typeDef"]
+        assert type_def.find("withObject")[0].args["name"] == "Secret", name
     assert ".git" in ctor_args["source"]["ignore"]
     # `dagger check` needs every argument defaulted: the reference service.
     assert ctor_args["source"]["defaultPath"] == "examples/hello-service"
