@@ -9,11 +9,26 @@ from that JSON, and the core gates on it.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import dagger
 from dagger import dag
 
+from ci import toolchain
 from ci.images import IMAGES
-from pipelines.config import ScanConfig
+from ci.results import ScanResult
+from pipelines.config import PipelineConfig, ScanConfig
+from pipelines.errors import InputError
+from pipelines.images import check_image_ref
+from pipelines.scan import (
+    IgnoreRule,
+    evaluate,
+    failure_message,
+    parse_ignorefile,
+    parse_report,
+    summary_table,
+)
 from pipelines.scan.command import (
     CACHE_DIR,
     REGISTRY_PASSWORD_ENV,
@@ -80,3 +95,52 @@ def scanned(
             )
         )
     return ctr
+
+
+def check_request(image: str | None, registry_password: dagger.Secret | None) -> None:
+    """Refuse a malformed --image, or a password without one, before any work."""
+    if image is not None:
+        check_image_ref(image, argument="image")
+    elif registry_password is not None:
+        raise InputError(
+            argument="registry-password",
+            problem="a registry password only makes sense with --image",
+            fix="add --image=<registry>/<repository>@sha256:... or drop the password",
+        )
+
+
+async def scan_and_gate(
+    source: dagger.Directory,
+    config: PipelineConfig,
+    *,
+    image: str | None = None,
+    registry_username: str = "AWS",
+    registry_password: dagger.Secret | None = None,
+    run_stamp: str | None = None,
+) -> ScanResult:
+    """Scan the built image (or ``image``), gate it in the core, keep every report."""
+    settings = config.scan
+    ignorefile = None
+    rules: tuple[IgnoreRule, ...] = ()
+    if await source.exists(settings.ignorefile):
+        ignorefile = source.file(settings.ignorefile)
+        rules = parse_ignorefile(await ignorefile.contents(), file=settings.ignorefile)
+    trivy = trivy_with_db(settings, run_stamp or uuid.uuid4().hex)
+    if image is None:
+        ctr = scanned(trivy, settings, image=toolchain.image(source, config), ignorefile=ignorefile)
+    else:
+        ctr = scanned(
+            trivy,
+            settings,
+            image_ref=image,
+            registry_username=registry_username,
+            registry_password=registry_password,
+            ignorefile=ignorefile,
+        )
+    report = parse_report(await ctr.file(JSON_REPORT).contents(), file="trivy.json")
+    result = evaluate(report, settings, rules, today=datetime.now(UTC).date())
+    summary = summary_table(result)
+    if not result.passed:
+        summary = failure_message(result) + "\n" + summary
+    reports = ctr.directory(OUT).with_new_file("summary.txt", summary)
+    return ScanResult(passed=result.passed, summary=summary, reports=reports)

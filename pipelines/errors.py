@@ -37,6 +37,10 @@ class InputError(PipelinesError):
         super().__init__(f"argument --{argument}: {problem}\n  fix: {fix}")
 
 
+class ValidationFailed(PipelinesError):
+    """A lint, test or scan step ran and found problems; the message says which."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean "x"?)' suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

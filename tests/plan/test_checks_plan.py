@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagger
 import pytest
 
-from ci.main import PortablePipelines, ValidationFailed
+from ci.main import PortablePipelines
 from ci.toolchain import image, toolchain
 from pipelines.config import PipelineConfig, parse_config
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, ValidationFailed
 from tests.graph import Graph, render
 from tests.plan.conftest import Seam
 

@@ -9,10 +9,11 @@ import pytest
 from dagger import dag
 
 from ci.images import IMAGES
-from ci.main import DependencyNotReady, PortablePipelines, ValidationFailed
+from ci.main import PortablePipelines
 from ci.scan import JSON_REPORT
+from ci.suites import DependencyNotReady
 from pipelines.config import PipelineConfig, is_digest_pinned, parse_config
-from pipelines.errors import ConfigError, InputError
+from pipelines.errors import ConfigError, InputError, ValidationFailed
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import Seam
@@ -195,7 +196,7 @@ async def test_readiness_command_is_retried_until_it_passes(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed_config(monkeypatch, READINESS.format(digest="d" * 64))
-    monkeypatch.setattr("ci.main.anyio.sleep", _no_sleep)
+    monkeypatch.setattr("ci.suites.anyio.sleep", _no_sleep)
     tries: list[str] = []
 
     def exit_code(graph: Graph) -> int:
@@ -215,7 +216,7 @@ async def test_a_dependency_that_never_gets_ready_fails_clearly(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed_config(monkeypatch, READINESS.format(digest="d" * 64))
-    monkeypatch.setattr("ci.main.anyio.sleep", _no_sleep)
+    monkeypatch.setattr("ci.suites.anyio.sleep", _no_sleep)
     seam.answers["Container.exit_code"] = lambda g: 69
     with pytest.raises(DependencyNotReady, match=r"'queue' was not ready after 6s"):
         await pipelines(lazy_source).integration()

@@ -1,0 +1,126 @@
+"""The pipelines' building blocks: steps for the core's runner, and one run's wrap-up.
+
+A step is a coroutine for :mod:`pipelines.runner`; it returns its key output
+or raises. Validation steps file their reports into a shared dict as they
+finish, so the run's report directory holds every report, failed or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagger
+from dagger import dag
+
+from ci import publishing, suites
+from ci.results import PipelineRun
+from ci.scan import scan_and_gate
+from pipelines.config import PipelineConfig
+from pipelines.errors import ValidationFailed
+from pipelines.run_record import RECORD_FILE
+from pipelines.run_record import to_json as run_json
+from pipelines.runner import PipelineResult, Step, pipeline
+from pipelines.status import CommitStatus, CommitStatusClient, final_status
+from pipelines.status.base import StatusPostError
+
+Reports = dict[str, dagger.File]
+SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")
+
+
+def lint_step(source: dagger.Directory, config: PipelineConfig) -> Step:
+    async def run() -> str:
+        return await suites.run_lint(source, config)
+
+    return Step(name="lint", run=run)
+
+
+def suite_step(
+    source: dagger.Directory,
+    config: PipelineConfig,
+    suite: str,
+    reports: Reports,
+    *,
+    depends_on: tuple[str, ...] = (),
+    url: Callable[[], str] | None = None,
+) -> Step:
+    """A test suite; ``url`` is read when the step starts (a deploy step sets it)."""
+
+    async def run() -> str:
+        result = await suites.run_suite(source, config, suite, url() if url else None)
+        reports[f"junit/{suite}.xml"] = result.report
+        if result.exit_code != 0:
+            raise ValidationFailed(result.summary)
+        return result.summary
+
+    return Step(name=suite, run=run, depends_on=depends_on)
+
+
+def build_step(source: dagger.Directory, config: PipelineConfig) -> Step:
+    async def run() -> str:
+        for variant in publishing.platform_variants(source, config):
+            await variant.sync()
+        return f"image built ({', '.join(config.build.platforms) or 'engine platform'})"
+
+    return Step(name="build", run=run)
+
+
+def scan_step(
+    source: dagger.Directory,
+    config: PipelineConfig,
+    reports: Reports,
+    *,
+    run_stamp: str,
+    depends_on: tuple[str, ...],
+) -> Step:
+    async def run() -> str:
+        result = await scan_and_gate(source, config, run_stamp=run_stamp)
+        for name in SCAN_REPORTS:
+            reports[f"scan/{name}"] = result.reports.file(name)
+        if not result.passed:
+            raise ValidationFailed(result.summary)
+        return "scan gate passed"
+
+    return Step(name="scan", run=run, depends_on=depends_on)
+
+
+async def run_pipeline(
+    name: str,
+    steps: list[Step],
+    *,
+    reports: Reports,
+    status: CommitStatusClient | None,
+    status_context: str,
+    sha: str,
+    run_url: str | None,
+    extra: dict[str, str] | None = None,
+) -> PipelineRun:
+    """Post pending, run the steps, post the final status, collect the reports."""
+    if status is not None:
+        await status.post(
+            CommitStatus(
+                sha=sha,
+                state="pending",
+                context=status_context,
+                description=f"{name}: running",
+                target_url=run_url,
+            )
+        )
+    result: PipelineResult = await pipeline(name, steps).run()
+    summary = result.summary()
+    passed = result.ok
+    if status is not None:
+        try:
+            await status.post(
+                final_status(result, sha=sha, context=status_context, target_url=run_url)
+            )
+        except StatusPostError as error:
+            # Reported, never dropped: the run fails and says why.
+            passed = False
+            summary += f"\ncommit status {status_context!r} was not posted: {error}"
+    directory = dag.directory()
+    for path, file in sorted(reports.items()):
+        directory = directory.with_file(path, file)
+    directory = directory.with_new_file(
+        RECORD_FILE, run_json(result, extra={"commit": sha, **(extra or {})})
+    ).with_new_file("summary.txt", summary + "\n")
+    return PipelineRun(passed=passed, summary=summary, reports=directory)

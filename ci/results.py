@@ -1,0 +1,53 @@
+"""The objects the module returns: a suite's report, a scan's reports, a pipeline run."""
+
+# No `from __future__ import annotations` here: the SDK reads each field's
+# Doc() from the dataclass field type, which that import turns into a string.
+
+from typing import Annotated
+
+import dagger
+from dagger import Doc, function
+
+from ci._sdk import field, object_type
+from pipelines.run_record import RunFailed
+
+
+@object_type
+class SuiteResult:
+    """The outcome of one test suite: its JUnit report, whatever the result."""
+
+    suite: Annotated[str, Doc("The suite's name: unit, smoke, integration or e2e")] = field()
+    exit_code: Annotated[int, Doc("The exit code of the first failing command, else 0")] = field()
+    report: Annotated[dagger.File, Doc("JUnit XML; synthesised if the suite wrote none")] = field()
+    summary: Annotated[str, Doc("One line: counts, or what failed")] = field()
+
+
+@object_type
+class ScanResult:
+    """The outcome of a Trivy scan and its gate, with every report."""
+
+    passed: Annotated[bool, Doc("True when no finding blocks the gate")] = field()
+    summary: Annotated[str, Doc("Counts by severity, the verdict and the top findings")] = field()
+    reports: Annotated[
+        dagger.Directory,
+        Doc("trivy.json, trivy.sarif, gl-container-scanning-report.json and summary.txt"),
+    ] = field()
+
+
+@object_type
+class PipelineRun:
+    """The outcome of dev, pre-merge or release: every step, and every report."""
+
+    passed: Annotated[bool, Doc("True when every step passed")] = field()
+    summary: Annotated[str, Doc("The step table: result, duration and output of each")] = field()
+    reports: Annotated[
+        dagger.Directory,
+        Doc("run.json, summary.txt, JUnit XML per suite, scan reports, release.json"),
+    ] = field()
+
+    @function
+    def check(self) -> str:
+        """Fail the call unless the run passed (chain it: `dev ... check`)."""
+        if not self.passed:
+            raise RunFailed(self.summary)
+        return self.summary
