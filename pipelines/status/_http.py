@@ -1,17 +1,19 @@
-"""One JSON POST with retries, shared by the commit-status clients.
+"""JSON requests with retries, shared by the forge clients (commit statuses, promotion).
 
 Retries on 5xx, 429, a rate-limit 403 (GitHub's secondary limits) and
 transport errors, with exponential backoff, honouring ``Retry-After``. Any
-other answer fails at once. Every message that leaves this module is passed
-through :func:`redact` so that the token never reaches an error or a log.
+other answer is returned to the caller at once, which decides what it means.
+Every message that leaves this module is passed through :func:`redact` so
+that the token never reaches an error or a log.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -39,6 +41,48 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         wanted = retry_after if retry_after is not None else self.base_delay * 2 ** (attempt - 1)
         return max(0.0, min(wanted, self.max_delay))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    # For messages: "GitHub status pipelines/dev=success on 1a2b3c4".
+    what: str
+    # A JSON body, or None to send none.
+    body: Mapping[str, Any] | None = None
+    # Query parameters, encoded by the client.
+    params: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpAnswer:
+    """The first answer that was not worth retrying: a success or a refusal."""
+
+    status: int
+    text: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def excerpt(self) -> str:
+        """The body on one line, cut short: for error messages (redact it with the rest)."""
+        return _excerpt(self.text)
+
+
+class RetriesExhausted(Exception):
+    """Every attempt got a retryable answer or none; ``last_problem`` is already redacted."""
+
+    def __init__(self, *, attempts: int, last_problem: str) -> None:
+        self.attempts = attempts
+        self.last_problem = last_problem
+        super().__init__(f"no usable answer after {attempts} attempts: {last_problem}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,10 +124,16 @@ def _retryable(status: int, headers: Mapping[str, str]) -> bool:
     )
 
 
-async def post_with_retries(
-    request: JsonPost, *, secret: str, policy: RetryPolicy, sleep: Sleep
-) -> None:
-    # Imported here: the engine imports this module on every call, most never post.
+async def send_with_retries(
+    request: HttpRequest,
+    *,
+    secret: str,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    logger: logging.Logger = log,
+) -> HttpAnswer:
+    """The first answer not worth retrying; :class:`RetriesExhausted` when none came."""
+    # Imported here: the engine imports this module on every call, most never send.
     import httpx
 
     last_problem = "no attempt made"
@@ -91,33 +141,28 @@ async def post_with_retries(
         for attempt in range(1, policy.attempts + 1):
             retry_after: float | None = None
             try:
-                response = await client.post(
-                    request.url, headers=dict(request.headers), json=dict(request.body)
+                response = await client.request(
+                    request.method,
+                    request.url,
+                    headers=dict(request.headers),
+                    json=dict(request.body) if request.body is not None else None,
+                    params=dict(request.params) if request.params is not None else None,
                 )
             except httpx.TransportError as error:
                 last_problem = f"could not reach {request.url}: {type(error).__name__} {error}"
             else:
-                if response.is_success:
-                    return
-                if request.already_done is not None and request.already_done(
-                    response.status_code, response.text
-                ):
-                    log.info("%s: already in that state", request.what)
-                    return
-                last_problem = f"HTTP {response.status_code} {_excerpt(response.text)}".rstrip()
                 if not _retryable(response.status_code, response.headers):
-                    raise StatusPostError(
-                        redact(
-                            f"{request.what}: refused with {last_problem}\n  fix: "
-                            + _fix_for(response.status_code),
-                            secret,
-                        )
+                    return HttpAnswer(
+                        status=response.status_code,
+                        text=response.text,
+                        headers={k.lower(): v for k, v in response.headers.items()},
                     )
+                last_problem = f"HTTP {response.status_code} {_excerpt(response.text)}".rstrip()
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if attempt == policy.attempts:
                 break
             delay = policy.delay(attempt, retry_after)
-            log.warning(
+            logger.warning(
                 "%s",
                 redact(
                     f"{request.what}: {last_problem}; retrying in {delay:.1f}s "
@@ -126,11 +171,45 @@ async def post_with_retries(
                 ),
             )
             await sleep(delay)
+    raise RetriesExhausted(attempts=policy.attempts, last_problem=redact(last_problem, secret))
+
+
+async def post_with_retries(
+    request: JsonPost, *, secret: str, policy: RetryPolicy, sleep: Sleep
+) -> None:
+    try:
+        answer = await send_with_retries(
+            HttpRequest(
+                method="POST",
+                url=request.url,
+                headers=request.headers,
+                body=request.body,
+                what=request.what,
+            ),
+            secret=secret,
+            policy=policy,
+            sleep=sleep,
+        )
+    except RetriesExhausted as exhausted:
+        raise StatusPostError(
+            redact(
+                f"{request.what}: not posted after {exhausted.attempts} attempts; last answer: "
+                f"{exhausted.last_problem}\n  fix: check the forge's status page and the API "
+                "URL, then re-run the status step; the commit keeps its previous status until "
+                "then",
+                secret,
+            )
+        ) from None
+    if answer.ok:
+        return
+    if request.already_done is not None and request.already_done(answer.status, answer.text):
+        log.info("%s: already in that state", request.what)
+        return
     raise StatusPostError(
         redact(
-            f"{request.what}: not posted after {policy.attempts} attempts; last answer: "
-            f"{last_problem}\n  fix: check the forge's status page and the API URL, then re-run "
-            "the status step; the commit keeps its previous status until then",
+            f"{request.what}: refused with HTTP {answer.status} {answer.excerpt()}".rstrip()
+            + "\n  fix: "
+            + _fix_for(answer.status),
             secret,
         )
     )
