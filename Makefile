@@ -7,9 +7,12 @@ PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test check pytest install clean
+.PHONY: test hooks pytest install clean
 
-test: check pytest
+# The git hooks are the static checks: ruff, mypy, yamllint, actionlint,
+# schemas, hadolint, shellcheck, cfn-lint, the deploy/ checks and the docs
+# build. CI runs exactly what a developer's commit runs.
+test: hooks pytest
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +22,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
-check: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+hooks: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 # pytest exits 5 when it collects nothing: treat that as the failure it is.
 pytest: install
-	$(BIN)/pytest; rc=$$?; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
