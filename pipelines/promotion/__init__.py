@@ -17,6 +17,7 @@ from pipelines.config import CONFIG_FILE
 from pipelines.config.status import StatusConfig
 from pipelines.errors import ConfigError, InputError
 from pipelines.promotion.base import (
+    PERMISSIONS,
     AlreadyPromoted,
     ChangeRequest,
     ChangeRequestClient,
@@ -58,9 +59,9 @@ __all__ = [
 
 # Where a token usually comes from, and what it must be allowed, for the error saying it is missing.
 TOKEN_HINTS = {
-    "github": "env://GITHUB_TOKEN (a token with Contents: write and Pull requests: write)",
-    "gitlab": "env://GITLAB_TOKEN (a project access token with api scope and the Developer "
-    "role; CI_JOB_TOKEN cannot commit)",
+    "github": f"env://GITHUB_TOKEN (a token with {PERMISSIONS['github']})",
+    "gitlab": f"env://GITLAB_TOKEN (a project access token with {PERMISSIONS['gitlab']}; "
+    "CI_JOB_TOKEN cannot commit)",
 }
 
 

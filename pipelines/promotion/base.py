@@ -128,6 +128,7 @@ class ChangeRequestClient(Protocol):
 class ForgeCaller:
     """Sends one request with retries; turns every failure into a redacted PromotionError."""
 
+    provider: str
     where: str
     token: str = field(repr=False)
     retry: RetryPolicy
@@ -164,21 +165,29 @@ class ForgeCaller:
         kind: type[PromotionError] = PromotionError,
     ) -> PromotionError:
         problem = f"{what}: refused with HTTP {answer.status} {answer.excerpt()}".rstrip()
-        return self.error(problem, fix or fix_for(answer.status), kind=kind)
+        return self.error(problem, fix or fix_for(answer.status, self.provider), kind=kind)
 
 
-def fix_for(status: int) -> str:
+# What a token must be allowed, per forge, for the fix of a 403.
+PERMISSIONS = {
+    "github": "Contents: write and Pull requests: write (in GitHub Actions, also allow "
+    "GitHub Actions to create pull requests in the repository settings)",
+    "gitlab": "the api scope and at least the Developer role",
+}
+
+
+def fix_for(status: int, provider: str) -> str:
     if status == 401:
         return "the token was rejected: check that it is current and passed as the token"
     if status == 403:
         return (
-            "the token may not do this: it needs Contents and Pull requests write (GitHub; "
-            "in Actions also allow GitHub Actions to create pull requests) or the api scope "
-            "with the Developer role (GitLab), and the branch must not be protected"
+            f"the token may not do this: it needs {PERMISSIONS[provider]}, and promote "
+            "branches must not be protected against it"
         )
     if status == 404:
+        key = "repository" if provider == "github" else "project"
         return (
-            "check [status] repository/project and api_url, the base branch, and that the "
-            "token can see the repository (forges answer 404 for what a token cannot see)"
+            f"check [status] {key} and api_url, the base branch, and that the token can see "
+            f"the {key} (a forge answers 404 for what a token cannot see)"
         )
     return "see the answer above"

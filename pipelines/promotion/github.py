@@ -51,7 +51,13 @@ class GitHubChangeRequests:
 
     @property
     def _caller(self) -> ForgeCaller:
-        return ForgeCaller(where=self.where, token=self.token, retry=self.retry, sleep=self.sleep)
+        return ForgeCaller(
+            provider=self.provider,
+            where=self.where,
+            token=self.token,
+            retry=self.retry,
+            sleep=self.sleep,
+        )
 
     def _url(self, *parts: str) -> str:
         owner, _, name = self.repository.partition("/")

@@ -47,7 +47,13 @@ class GitLabChangeRequests:
 
     @property
     def _caller(self) -> ForgeCaller:
-        return ForgeCaller(where=self.where, token=self.token, retry=self.retry, sleep=self.sleep)
+        return ForgeCaller(
+            provider=self.provider,
+            where=self.where,
+            token=self.token,
+            retry=self.retry,
+            sleep=self.sleep,
+        )
 
     def _url(self, *parts: str) -> str:
         # Every variable part is one path segment for GitLab: slashes encoded.
