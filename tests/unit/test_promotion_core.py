@@ -162,6 +162,15 @@ async def test_a_conflict_is_fine_only_when_the_branch_now_pins_the_digest() -> 
         )
     assert refused.open_requests == {}
 
+    # The branch exists but still holds the old digest: the conflict is real.
+    stale = MemoryForge(
+        branches={"main": {STAGING: staging_text()}, BRANCH: {STAGING: staging_text()}},
+        conflicts=["refused"],
+    )
+    with pytest.raises(CommitConflict):
+        await propose_promotion(stale, environment="staging", image="hello-service", digest=DIGEST)
+    assert stale.open_requests == {}
+
 
 async def test_a_leftover_branch_is_brought_to_what_main_needs_now() -> None:
     # main moved on (another line changed) after an earlier promotion branch was merged.
@@ -176,6 +185,9 @@ async def test_a_leftover_branch_is_brought_to_what_main_needs_now() -> None:
     assert change.committed
     assert change.created
     assert forge.branches[BRANCH][STAGING] == pinned(main_now)
+    assert change.summary == (
+        f"staging: {DIGEST} proposed on {BRANCH} ({STAGING}); review opened: {change.url}"
+    )
     (commit,) = forge.commits
     assert commit.start_branch is None
     assert commit.previous.ref == BRANCH
