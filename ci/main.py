@@ -27,6 +27,8 @@ from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
 from pipelines.ecr import AwsCredentials, WebIdentity
 from pipelines.errors import InputError, ValidationFailed
+from pipelines.promote import check_digest, overlay_path
+from pipelines.promotion import AlreadyPromoted, make_change_request_client, propose_promotion
 from pipelines.release_record import RELEASE_FILE, ReleaseRecord
 from pipelines.release_record import to_json as release_json
 from pipelines.run_record import RunFailed, verdict
@@ -88,6 +90,10 @@ class PortablePipelines:
     ] = None
     status_token: Annotated[
         dagger.Secret | None, Doc("Token that may set commit statuses ([status] provider)")
+    ] = None
+    git_token: Annotated[
+        dagger.Secret | None,
+        Doc("Token that may push a branch and open a pull/merge request (promote)"),
     ] = None
 
     async def _config(self) -> PipelineConfig:
@@ -501,6 +507,41 @@ class PortablePipelines:
             run_url=url,
             extra={"version": release_version},
         )
+
+    # --- promotion -----------------------------------------------------------
+
+    @uncached_function
+    async def promote(
+        self,
+        environment: Annotated[str, Doc("staging or prod")],
+        digest: Annotated[str, Doc("The release's digest, sha256:... (from release.json)")],
+        base_branch: Annotated[str, Doc("The branch Argo CD deploys from")] = "main",
+        release_ref: Annotated[
+            str | None, Doc("The release's repository@sha256:..., quoted in the review")
+        ] = None,
+    ) -> str:
+        """Open the reviewed change that pins the digest in the environment's overlay.
+
+        Nothing is deployed here: once the change is merged, a release
+        engineer syncs the environment in Argo CD. Never a tag, always a digest.
+        """
+        overlay_path(environment)
+        check_digest(digest)
+        config = await self._config()
+        token = await plaintext(self.git_token) if self.git_token is not None else None
+        client = make_change_request_client(config.status, token, argument="git-token")
+        try:
+            change = await propose_promotion(
+                client,
+                environment=environment,
+                image=config.service.name,
+                digest=digest,
+                base_branch=base_branch,
+                release_ref=release_ref,
+            )
+        except AlreadyPromoted as done:
+            return str(done)
+        return change.summary
 
 
 def _deployment(config: PipelineConfig, *, image: str, branch: str) -> DevDeployment:

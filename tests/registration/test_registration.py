@@ -93,6 +93,7 @@ async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Gra
         "aws_role_arn",
         "kubeconfig",
         "status_token",
+        "git_token",
     }
     secrets = set(ctor_args) - {"source", "aws_role_arn"}
     for name in secrets:
@@ -173,6 +174,7 @@ async def test_functions_with_outside_inputs_are_never_cached(typedefs: Graph) -
         "dev",
         "pre_merge",
         "release",
+        "promote",
     ):
         assert cache_policy(fns[name]) == "Never", name
     # Pure functions of the source keep the engine's default cache.
