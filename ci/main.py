@@ -23,6 +23,7 @@ from ci.context import load_config
 from ci.results import PipelineRun, ScanResult, SuiteResult
 from ci.scan import check_request as check_scan_request
 from ci.scan import scan_and_gate
+from pipelines import commit_msg
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
 from pipelines.ecr import AwsCredentials, WebIdentity
@@ -103,9 +104,42 @@ class PortablePipelines:
 
     @function
     @check
-    async def lint(self) -> str:
+    async def lint(
+        self,
+        commit_message: Annotated[
+            str | None,
+            Doc("Also check this commit message for a ticket id, as the commit-msg hook does"),
+        ] = None,
+        branch: Annotated[
+            str | None, Doc("The branch of that commit (a ticket id there also counts)")
+        ] = None,
+        ticket_pattern: Annotated[
+            str | None,
+            Doc("Ticket id regex (default: the service's pyproject.toml, else ABC-123 style)"),
+        ] = None,
+    ) -> str:
         """Run every [lint] command; report all failures, not just the first."""
-        return await suites.run_lint(self.source, await self._config())
+        config = await self._config()
+        if commit_message is not None:
+            await self._check_commit_message(commit_message, branch, ticket_pattern)
+        return await suites.run_lint(self.source, config)
+
+    async def _check_commit_message(
+        self, message: str, branch: str | None, pattern: str | None
+    ) -> None:
+        """The commit-msg hook's rule (pipelines.commit_msg), applied before any container."""
+        pyproject = (
+            await self.source.file("pyproject.toml").contents()
+            if await self.source.exists("pyproject.toml")
+            else None
+        )
+        rule = commit_msg.ticket_pattern(
+            environ={commit_msg.PATTERN_ENV: pattern} if pattern else {},
+            pyproject_text=pyproject,
+        )
+        verdict = commit_msg.check_commit_message(message, branch=branch, pattern=rule)
+        if not verdict.accepted:
+            raise ValidationFailed(verdict.reason)
 
     async def _suite(self, suite: str, url: str | None = None) -> SuiteResult:
         clean_url = suites.check_request(suite, url)

@@ -211,3 +211,29 @@ def _fixed_config(config: PipelineConfig):  # type: ignore[no-untyped-def]
         return config
 
     return load
+
+
+async def test_lint_applies_the_commit_msg_rule_before_any_container(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    with pytest.raises(ValidationFailed, match="carries no ticket id"):
+        await pipelines(lazy_source).lint(commit_message="Fix things", branch="main")
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
+
+
+@pytest.mark.parametrize(
+    ("message", "branch", "pattern"),
+    [
+        ("ABC-12 Fix things", None, None),
+        ("Fix things", "feature/ABC-12-fix", None),
+        ('Revert "Fix things"', None, None),
+        ("Fix things (OPS-7)", None, "OPS-[0-9]+"),
+    ],
+)
+async def test_lint_accepts_what_the_hook_accepts(
+    seam: Seam, lazy_source: dagger.Directory, message: str, branch: str | None, pattern: str | None
+) -> None:
+    result = await pipelines(lazy_source).lint(
+        commit_message=message, branch=branch, ticket_pattern=pattern
+    )
+    assert result == "lint: 2 commands passed"
