@@ -1,0 +1,70 @@
+"""Verification functions and the pre-merge pipeline for real, on examples/hello-service.
+
+Only an engine proves what the plan tests cannot: that the images pull, the
+app starts and turns healthy as a service, Postgres comes up beside it,
+Trivy finds its DB on the mirrors, and the reports export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.junit import summarize
+
+pytestmark = pytest.mark.engine
+
+SOURCE = "--source=examples/hello-service"
+SHA = "0" * 40
+
+
+@pytest.mark.parametrize("function", ["smoke", "integration", "e2e"])
+def test_suites_pass_against_the_app_as_a_service(dagger_call: Any, function: str) -> None:
+    result = dagger_call(SOURCE, function)
+    assert f"{function}: " in result.stdout
+    assert " 0 failed" in result.stdout
+
+
+def test_a_suite_report_exports(dagger_call: Any, tmp_path: Path) -> None:
+    report = tmp_path / "integration.xml"
+    dagger_call(
+        SOURCE, "test-report", "--suite=integration", "report", "export", f"--path={report}"
+    )
+    assert summarize(report.read_text(), file=str(report)).tests > 0
+
+
+def test_scan_reports_export_in_every_format(dagger_call: Any, tmp_path: Path) -> None:
+    dagger_call(SOURCE, "scan-report", "reports", "export", f"--path={tmp_path}")
+    assert json.loads((tmp_path / "trivy.json").read_text())["ArtifactName"]
+    assert json.loads((tmp_path / "trivy.sarif").read_text())["version"] == "2.1.0"
+    assert "vulnerabilities" in json.loads(
+        (tmp_path / "gl-container-scanning-report.json").read_text()
+    )
+    assert "Gate (" in (tmp_path / "summary.txt").read_text()
+
+
+def test_pre_merge_runs_locally_without_statuses(dagger_call: Any, tmp_path: Path) -> None:
+    dagger_call(
+        SOURCE,
+        "pre-merge",
+        f"--sha={SHA}",
+        "--report-status=false",
+        "reports",
+        "export",
+        f"--path={tmp_path}",
+    )
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert {step["name"] for step in record["steps"]} == {
+        "lint",
+        "unit",
+        "build",
+        "smoke",
+        "integration",
+        "e2e",
+        "scan",
+    }
+    verdict = dagger_call(SOURCE, "verdict", f"--run={tmp_path / 'run.json'}", check=False)
+    assert (verdict.returncode == 0) == record["ok"]
