@@ -29,7 +29,7 @@ def test_unit_tests_pass_and_the_report_exports(dagger_call: Any, tmp_path: Path
     assert counts.failures == counts.errors == 0
 
 
-def test_build_produces_a_non_root_image_with_a_healthcheck(dagger_call: Any) -> None:
+def test_build_produces_a_non_root_image(dagger_call: Any) -> None:
     user = dagger_call(SOURCE, "build", "user").stdout.strip()
     assert user not in ("", "root", "0")
 
