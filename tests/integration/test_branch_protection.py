@@ -1,0 +1,383 @@
+"""Release-branch protection against a real HTTP server on loopback (pytest-httpserver).
+
+Every request is recorded with its method, raw path, headers and JSON body,
+and answered from a script, so the tests assert exactly what reaches GitHub
+and GitLab, in which order, and what happens when they answer badly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from pipelines.branch_protection import (
+    GITLAB_APPROVAL_RULE,
+    BranchProtectionError,
+    ProtectionPolicy,
+    make_protector,
+)
+from pipelines.errors import InputError
+from pipelines.status import RetryPolicy
+from tests.ci_wrappers import ROOT
+
+TOKEN = "sentinel-admin-token-7c1e"
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    raw_path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Forge:
+    """Answers requests from a script, in order, and records them."""
+
+    answers: list[tuple[str, str, int, Any, dict[str, str]]] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+
+    def answer(
+        self,
+        method: str,
+        raw_path: str,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.answers.append((method, raw_path, status, body, headers or {}))
+
+    def __call__(self, request: Request) -> Response:
+        raw = request.environ.get("RAW_URI") or request.environ["REQUEST_URI"]
+        body = request.get_json(silent=True) if request.data else None
+        self.seen.append(Seen(request.method, raw, dict(request.headers), body))
+        if not self.answers:
+            return Response("unexpected request", status=599)
+        method, path, status, answer, headers = self.answers.pop(0)
+        if (method, path) != (request.method, raw):
+            return Response(f"expected {method} {path}", status=599)
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return Response(text, status=status, content_type="application/json", headers=headers)
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(seen.method, seen.raw_path) for seen in self.seen]
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def forge(httpserver: HTTPServer) -> Iterator[Forge]:
+    scripted = Forge()
+    httpserver.expect_request(re.compile(r"^/.*")).respond_with_handler(scripted)
+    yield scripted
+    httpserver.clear()
+
+
+def protector(provider: str, server: HTTPServer, sleeps: Sleeps, repository: str) -> Any:
+    base = "/api/v3" if provider == "github" else "/api/v4"
+    return make_protector(
+        provider,
+        repository=repository,
+        token=TOKEN,
+        api_url=server.url_for(base),
+        retry=RetryPolicy(attempts=3, base_delay=0.5),
+        sleep=sleeps,
+    )
+
+
+# --- GitHub ------------------------------------------------------------------------------------
+
+GITHUB_PATH = "/api/v3/repos/acme/hello-service/branches/main/protection"
+
+
+async def test_github_puts_the_whole_protection(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("PUT", GITHUB_PATH, 200, {"url": "..."})
+    done = await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
+        ProtectionPolicy()
+    )
+    (seen,) = forge.seen
+    assert (seen.method, seen.raw_path) == ("PUT", GITHUB_PATH)
+    assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert seen.headers["Accept"] == "application/vnd.github+json"
+    assert seen.headers["X-Github-Api-Version"] == "2022-11-28"
+    assert seen.body == {
+        "required_status_checks": {"strict": True, "checks": [{"context": "pipelines/pre-merge"}]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 1,
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+        },
+        "restrictions": None,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+    }
+    assert "requires status 'pipelines/pre-merge'" in done[0]
+    assert "no force pushes" in done[0]
+
+
+async def test_github_takes_the_policy_as_given(httpserver: HTTPServer, forge: Forge) -> None:
+    path = "/api/v3/repos/acme/hello-service/branches/release%2F2026/protection"
+    forge.answer("PUT", path, 200, {})
+    policy = ProtectionPolicy(
+        branch="release/2026", required_status="ci/pre", approvals=2, code_owner_review=False
+    )
+    await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(policy)
+    (seen,) = forge.seen
+    assert seen.raw_path == path
+    assert seen.body["required_status_checks"]["checks"] == [{"context": "ci/pre"}]
+    reviews = seen.body["required_pull_request_reviews"]
+    assert reviews["required_approving_review_count"] == 2
+    assert reviews["require_code_owner_reviews"] is False
+
+
+async def test_github_retries_server_errors_and_rate_limits(
+    httpserver: HTTPServer, forge: Forge
+) -> None:
+    sleeps = Sleeps()
+    forge.answer("PUT", GITHUB_PATH, 502, "bad gateway")
+    forge.answer("PUT", GITHUB_PATH, 403, {"message": "secondary rate limit"}, {"Retry-After": "7"})
+    forge.answer("PUT", GITHUB_PATH, 200, {})
+    await protector("github", httpserver, sleeps, "acme/hello-service").apply(ProtectionPolicy())
+    assert forge.calls() == [("PUT", GITHUB_PATH)] * 3
+    assert sleeps.delays == [0.5, 7.0]
+
+
+async def test_github_refusal_says_why_and_hides_the_token(
+    httpserver: HTTPServer, forge: Forge
+) -> None:
+    forge.answer("PUT", GITHUB_PATH, 403, {"message": f"Resource not accessible by {TOKEN}"})
+    with pytest.raises(BranchProtectionError) as raised:
+        await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
+            ProtectionPolicy()
+        )
+    message = str(raised.value)
+    assert "HTTP 403" in message
+    assert "Administration write" in message
+    assert TOKEN not in message
+    assert len(forge.seen) == 1  # a plain 403 is final
+
+
+async def test_github_gives_up_after_the_last_attempt(httpserver: HTTPServer, forge: Forge) -> None:
+    sleeps = Sleeps()
+    for _ in range(3):
+        forge.answer("PUT", GITHUB_PATH, 503, "unavailable")
+    with pytest.raises(BranchProtectionError, match="no answer after 3 attempts; last: HTTP 503"):
+        await protector("github", httpserver, sleeps, "acme/hello-service").apply(
+            ProtectionPolicy()
+        )
+    assert sleeps.delays == [0.5, 1.0]
+
+
+async def test_an_unreachable_forge_is_retried_then_reported() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    client = make_protector(
+        "github",
+        repository="acme/hello-service",
+        token=TOKEN,
+        api_url=f"http://127.0.0.1:{port}/api/v3",
+        retry=RetryPolicy(attempts=2, base_delay=0.1, timeout=2.0),
+        sleep=sleeps,
+    )
+    with pytest.raises(BranchProtectionError, match="could not reach"):
+        await client.apply(ProtectionPolicy())
+    assert sleeps.delays == [0.1]
+
+
+# --- GitLab ----------------------------------------------------------------------------------
+
+PROJECT = "/api/v4/projects/acme%2Fplatform%2Fhello-service"
+
+
+async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71, "name": "main"})
+    forge.answer("PUT", PROJECT, 200, {"id": 5})
+    forge.answer("GET", f"{PROJECT}/approval_rules", 200, [{"id": 1, "name": "security"}])
+    forge.answer("POST", f"{PROJECT}/approval_rules", 201, {"id": 9})
+    forge.answer("POST", f"{PROJECT}/approvals", 201, {})
+    done = await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
+        ProtectionPolicy(approvals=2)
+    )
+    assert forge.calls() == [
+        ("POST", f"{PROJECT}/protected_branches"),
+        ("PUT", PROJECT),
+        ("GET", f"{PROJECT}/approval_rules"),
+        ("POST", f"{PROJECT}/approval_rules"),
+        ("POST", f"{PROJECT}/approvals"),
+    ]
+    for seen in forge.seen:
+        assert seen.headers["Private-Token"] == TOKEN
+        assert "Authorization" not in seen.headers
+    protect, settings, _, rule, approvals = (seen.body for seen in forge.seen)
+    assert protect == {
+        "name": "main",
+        "push_access_level": 0,
+        "merge_access_level": 30,
+        "allow_force_push": False,
+    }
+    assert settings == {
+        "only_allow_merge_if_pipeline_succeeds": True,
+        "allow_merge_on_skipped_pipeline": False,
+    }
+    assert rule == {
+        "name": GITLAB_APPROVAL_RULE,
+        "approvals_required": 2,
+        "protected_branch_ids": [71],
+    }
+    assert approvals == {"reset_approvals_on_push": True, "merge_requests_author_approval": False}
+    assert "protected: no direct push" in done[0]
+    assert "approval rule created: 2 approval(s)" in done[2]
+
+
+async def test_gitlab_updates_what_is_already_there(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("POST", f"{PROJECT}/protected_branches", 409, {"message": "already exists"})
+    forge.answer("PATCH", f"{PROJECT}/protected_branches/main", 200, {"id": 71})
+    forge.answer("PUT", PROJECT, 200, {})
+    forge.answer("GET", f"{PROJECT}/approval_rules", 200, [{"id": 3, "name": GITLAB_APPROVAL_RULE}])
+    forge.answer("PUT", f"{PROJECT}/approval_rules/3", 200, {"id": 3})
+    forge.answer("POST", f"{PROJECT}/approvals", 201, {})
+    done = await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
+        ProtectionPolicy()
+    )
+    assert [call[0] for call in forge.calls()] == ["POST", "PATCH", "PUT", "GET", "PUT", "POST"]
+    assert forge.seen[1].body == {"allow_force_push": False}
+    assert forge.seen[4].body["protected_branch_ids"] == [71]
+    assert "already protected" in done[0]
+    assert "approval rule updated" in done[2]
+
+
+async def test_gitlab_free_tier_is_told_about_approval_rules(
+    httpserver: HTTPServer, forge: Forge
+) -> None:
+    forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71})
+    forge.answer("PUT", PROJECT, 200, {})
+    forge.answer("GET", f"{PROJECT}/approval_rules", 403, {"message": "403 Forbidden"})
+    with pytest.raises(BranchProtectionError, match="approval rules need GitLab Premium"):
+        await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
+            ProtectionPolicy()
+        )
+
+
+async def test_gitlab_numeric_project_ids_work(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
+    forge.answer("PUT", "/api/v4/projects/1234", 200, {})
+    forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
+    forge.answer("POST", "/api/v4/projects/1234/approval_rules", 201, {})
+    forge.answer("POST", "/api/v4/projects/1234/approvals", 201, {})
+    await protector("gitlab", httpserver, Sleeps(), "1234").apply(ProtectionPolicy())
+    assert len(forge.seen) == 5
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"approvals": 0}, "approvals"),
+        ({"branch": "release/*"}, "branch"),
+        ({"required_status": " "}, "required-status"),
+    ],
+)
+def test_a_weak_or_wrong_policy_is_refused(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(InputError) as raised:
+        ProtectionPolicy(**kwargs)
+    assert raised.value.argument == argument
+
+
+def test_wrong_provider_repository_and_url_are_named() -> None:
+    with pytest.raises(InputError, match='did you mean "gitlab"'):
+        make_protector("gitlabb", repository="a/b", token=TOKEN)
+    with pytest.raises(InputError, match="not owner/name"):
+        make_protector("github", repository="hello-service", token=TOKEN)
+    with pytest.raises(InputError, match="not an http"):
+        make_protector("github", repository="a/b", token=TOKEN, api_url="api.github.com")
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.branch_protection", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        timeout=60,
+    )
+
+
+def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("PUT", GITHUB_PATH, 200, {})
+    result = cli(
+        "--provider=github",
+        "--repository=acme/hello-service",
+        "--branch=main",
+        f"--api-url={httpserver.url_for('/api/v3')}",
+        env={"GITHUB_TOKEN": TOKEN},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "acme/hello-service@main: requires status 'pipelines/pre-merge'" in result.stdout
+    (seen,) = forge.seen
+    assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_the_cli_reads_the_token_variable_it_is_told(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
+    forge.answer("PUT", "/api/v4/projects/1234", 200, {})
+    forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
+    forge.answer("POST", "/api/v4/projects/1234/approval_rules", 201, {})
+    forge.answer("POST", "/api/v4/projects/1234/approvals", 201, {})
+    result = cli(
+        "--provider=gitlab",
+        "--repository=1234",
+        f"--api-url={httpserver.url_for('/api/v4')}",
+        "--token-env=PROTECT_TOKEN",
+        env={"PROTECT_TOKEN": TOKEN},
+    )
+    assert result.returncode == 0, result.stderr
+    assert forge.seen[0].headers["Private-Token"] == TOKEN
+
+
+def test_the_cli_fails_clearly_without_a_token(httpserver: HTTPServer, forge: Forge) -> None:
+    result = cli("--provider=github", "--repository=acme/hello-service", env={})
+    assert result.returncode == 1
+    assert "$GITHUB_TOKEN is empty or not set" in result.stderr
+    assert forge.seen == []
+
+
+def test_the_cli_reports_a_refusal_without_the_token(httpserver: HTTPServer, forge: Forge) -> None:
+    forge.answer("PUT", GITHUB_PATH, 401, {"message": "Bad credentials"})
+    result = cli(
+        "--provider=github",
+        "--repository=acme/hello-service",
+        f"--api-url={httpserver.url_for('/api/v3')}",
+        env={"GITHUB_TOKEN": TOKEN},
+    )
+    assert result.returncode == 1
+    assert "HTTP 401" in result.stderr
+    assert "the token was rejected" in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
