@@ -10,6 +10,7 @@ is also shown to fail on a broken copy.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -390,4 +391,68 @@ def test_engine_values_check_fails_on_a_broken_copy(
     shutil.copy(VALUES, copy)
     edit(copy, old, new)
     problems = values_problems(copy)
+    assert any(says in problem for problem in problems), problems
+
+
+# --- CODEOWNERS ---------------------------------------------------------------------
+
+CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
+OWNER = re.compile(r"^(@[\w.-]+(/[\w.-]+)?|[^@\s]+@[^@\s]+\.\w+)$")
+
+
+def codeowners_problems(path: Path, root: Path = ROOT) -> list[str]:
+    """Every rule has owners GitHub accepts, and its path still exists."""
+    problems = []
+    rules = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        rules += 1
+        pattern, *owners = line.split()
+        where = f"{path.name}:{number}"
+        if not owners:
+            problems.append(f"{where}: {pattern} has no owner")
+        problems.extend(
+            f"{where}: {owner!r} is not @user, @org/team or an email"
+            for owner in owners
+            if not OWNER.match(owner)
+        )
+        if pattern != "*" and not (root / pattern.strip("/")).exists():
+            problems.append(f"{where}: {pattern} matches nothing in the repository")
+    if rules == 0:
+        problems.append(f"{path.name}: no rules")
+    return problems
+
+
+def test_codeowners_names_owners_for_existing_paths() -> None:
+    assert codeowners_problems(CODEOWNERS) == []
+    first_rule = next(
+        line for line in CODEOWNERS.read_text(encoding="utf-8").splitlines() if line[:1] == "*"
+    )
+    assert first_rule.split()[0] == "*", "a catch-all rule comes first (the last match wins)"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "/ci/                        @acme/platform-team",
+            "/cii/ @acme/platform-team",
+            "matches nothing",
+        ),
+        ("/Jenkinsfile                @acme/platform-team", "/Jenkinsfile", "has no owner"),
+        (
+            "/infra/                     @acme/platform-team",
+            "/infra/ acme-platform",
+            "is not @user",
+        ),
+    ],
+)
+def test_codeowners_check_fails_on_a_broken_copy(
+    old: str, new: str, says: str, tmp_path: Path
+) -> None:
+    copy = tmp_path / "CODEOWNERS"
+    shutil.copy(CODEOWNERS, copy)
+    edit(copy, old, new)
+    problems = codeowners_problems(copy)
     assert any(says in problem for problem in problems), problems
