@@ -84,7 +84,8 @@ def commit(repo: Path, env: dict[str, str], message: str) -> subprocess.Complete
 
 
 def subjects(repo: Path, env: dict[str, str]) -> list[str]:
-    result = run(repo, env, "git", "log", "--format=%s", check=False)
+    # --topo-order: commits made within one second would otherwise tie on date.
+    result = run(repo, env, "git", "log", "--topo-order", "--format=%s", check=False)
     return result.stdout.splitlines() if result.returncode == 0 else []
 
 
