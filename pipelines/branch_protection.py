@@ -41,12 +41,13 @@ from pipelines.errors import InputError, PipelinesError, did_you_mean
 from pipelines.status import github as github_status
 from pipelines.status import gitlab as gitlab_status
 from pipelines.status._http import (
+    HttpAnswer,
+    HttpRequest,
+    RetriesExhausted,
     RetryPolicy,
     Sleep,
-    _excerpt,
-    _retryable,
     redact,
-    retry_after_seconds,
+    send_with_retries,
 )
 
 log = logging.getLogger("pipelines.branch_protection")
@@ -138,52 +139,35 @@ class HttpTransport:
     sleep: Sleep = field(default=anyio.sleep, repr=False, compare=False)
 
     async def send(self, request: ApiRequest) -> ApiResponse:
-        # Imported here: the engine imports pipelines/ on every call; few protect branches.
-        import httpx
-
         url = f"{self.api_url.rstrip('/')}/{request.path.lstrip('/')}"
-        last_problem = "no attempt made"
-        async with httpx.AsyncClient(timeout=self.retry.timeout, follow_redirects=False) as client:
-            for attempt in range(1, self.retry.attempts + 1):
-                retry_after: float | None = None
-                try:
-                    response = await client.request(
-                        request.method, url, headers=dict(self.headers), json=request.body
-                    )
-                except httpx.TransportError as error:
-                    last_problem = f"could not reach {url}: {type(error).__name__} {error}"
-                else:
-                    if not _retryable(response.status_code, response.headers):
-                        return ApiResponse(status=response.status_code, body=_body(response))
-                    last_problem = f"HTTP {response.status_code} {_excerpt(response.text)}".rstrip()
-                    retry_after = retry_after_seconds(response.headers.get("retry-after"))
-                if attempt == self.retry.attempts:
-                    break
-                delay = self.retry.delay(attempt, retry_after)
-                log.warning(
-                    "%s",
-                    redact(
-                        f"{request.what}: {last_problem}; retrying in {delay:.1f}s "
-                        f"(attempt {attempt} of {self.retry.attempts})",
-                        self.secret,
-                    ),
-                )
-                await self.sleep(delay)
-        raise BranchProtectionError(
-            redact(
-                f"{request.what}: no answer after {self.retry.attempts} attempts; last: "
-                f"{last_problem}\n  fix: check the forge's status page and --api-url, then run "
-                "this again (it is idempotent)",
-                self.secret,
+        try:
+            answer = await send_with_retries(
+                HttpRequest(
+                    method=request.method,
+                    url=url,
+                    headers=self.headers,
+                    what=request.what,
+                    body=request.body,
+                ),
+                secret=self.secret,
+                policy=self.retry,
+                sleep=self.sleep,
+                logger=log,
             )
-        )
+        except RetriesExhausted as exhausted:
+            raise BranchProtectionError(
+                f"{request.what}: no answer after {exhausted.attempts} attempts; last: "
+                f"{exhausted.last_problem}\n  fix: check the forge's status page and --api-url, "
+                "then run this again (it is idempotent)"
+            ) from None
+        return ApiResponse(status=answer.status, body=_body(answer))
 
 
-def _body(response: Any) -> Any:
+def _body(answer: HttpAnswer) -> Any:
     try:
-        return response.json()
+        return answer.json()
     except ValueError:
-        return response.text
+        return answer.text
 
 
 def refused(request: ApiRequest, response: ApiResponse, secret: str, fix: str = "") -> Exception:
@@ -192,7 +176,8 @@ def refused(request: ApiRequest, response: ApiResponse, secret: str, fix: str = 
     advice = fix or _fix_for(response.status)
     return BranchProtectionError(
         redact(
-            f"{request.what}: refused with HTTP {response.status} {_excerpt(text)}"
+            f"{request.what}: refused with HTTP {response.status} "
+            f"{HttpAnswer(status=response.status, text=text).excerpt()}"
             f"\n  fix: {advice}",
             secret,
         )
