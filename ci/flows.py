@@ -8,6 +8,7 @@ finish, so the run's report directory holds every report, failed or not.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dagger
 from dagger import dag
@@ -83,18 +84,37 @@ def scan_step(
     return Step(name="scan", run=run, depends_on=depends_on)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """What every pipeline run reports against: the commit, the CI run, the status."""
+
+    sha: str
+    run_url: str | None
+    status: CommitStatusClient | None
+    status_context: str
+
+
+def status_context(config: PipelineConfig, pipeline_name: str) -> str:
+    """The commit-status name of a pipeline: from [status], else pipelines/<name>."""
+    if config.status is None:
+        return f"pipelines/{pipeline_name}"
+    return {
+        "dev": config.status.dev_context,
+        "pre-merge": config.status.pre_merge_context,
+        "release": config.status.release_context,
+    }[pipeline_name]
+
+
 async def run_pipeline(
     name: str,
     steps: list[Step],
     *,
     reports: Reports,
-    status: CommitStatusClient | None,
-    status_context: str,
-    sha: str,
-    run_url: str | None,
+    run: RunContext,
     extra: dict[str, str] | None = None,
 ) -> PipelineRun:
     """Post pending, run the steps, post the final status, collect the reports."""
+    status, status_context, sha, run_url = run.status, run.status_context, run.sha, run.run_url
     if status is not None:
         await status.post(
             CommitStatus(

@@ -374,6 +374,20 @@ class PortablePipelines:
         token = await plaintext(self.status_token) if self.status_token is not None else None
         return make_status_client(config.status, token)
 
+    async def _start(
+        self, pipeline_name: str, sha: str, run_url: str | None, report_status: bool
+    ) -> tuple[PipelineConfig, flows.RunContext]:
+        """Check a pipeline's common arguments, read the config, ready the status client."""
+        commit = validate_sha(sha)
+        url = check_http_url(run_url, argument="run-url") if run_url is not None else None
+        config = await self._config()
+        return config, flows.RunContext(
+            sha=commit,
+            run_url=url,
+            status=await self._status_client(config, report_status),
+            status_context=flows.status_context(config, pipeline_name),
+        )
+
     @uncached_function
     async def dev(
         self,
@@ -387,11 +401,8 @@ class PortablePipelines:
     ) -> PipelineRun:
         """Feature branch: lint, unit tests and build at once; push the test image,
         deploy it to dev, smoke-test the deployment, set "validations passed"."""
-        commit = validate_sha(sha)
-        url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await self._config()
-        plan = publishing.plan_publish(config, sha=commit, branch=branch, version=None)
-        status = await self._status_client(config, report_status)
+        config, run = await self._start("dev", sha, run_url, report_status)
+        plan = publishing.plan_publish(config, sha=run.sha, branch=branch, version=None)
         target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
         reports: flows.Reports = {}
         state: dict[str, str] = {}
@@ -417,14 +428,7 @@ class PortablePipelines:
             ),
         ]
         return await flows.run_pipeline(
-            "dev",
-            steps,
-            reports=reports,
-            status=status,
-            status_context=config.status.dev_context if config.status else "pipelines/dev",
-            sha=commit,
-            run_url=url,
-            extra={"branch": branch},
+            "dev", steps, reports=reports, run=run, extra={"branch": branch}
         )
 
     @uncached_function
@@ -438,12 +442,9 @@ class PortablePipelines:
     ) -> PipelineRun:
         """Pull request: lint, unit tests and build; then smoke, integration, e2e and
         the scan at once; set the required "safe to merge" status."""
-        commit = validate_sha(sha)
-        url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await self._config()
+        config, run = await self._start("pre-merge", sha, run_url, report_status)
         for suite in ("unit", "smoke", "integration", "e2e"):
             config.suite(suite)
-        status = await self._status_client(config, report_status)
         reports: flows.Reports = {}
         source = self.source
         after_build = ("build",)
@@ -458,17 +459,7 @@ class PortablePipelines:
                 source, config, reports, run_stamp=uuid.uuid4().hex, depends_on=after_build
             ),
         ]
-        return await flows.run_pipeline(
-            "pre-merge",
-            steps,
-            reports=reports,
-            status=status,
-            status_context=(
-                config.status.pre_merge_context if config.status else "pipelines/pre-merge"
-            ),
-            sha=commit,
-            run_url=url,
-        )
+        return await flows.run_pipeline("pre-merge", steps, reports=reports, run=run)
 
     async def _version_file(self) -> str:
         if not await self.source.exists(VERSION_FILE):
@@ -500,12 +491,9 @@ class PortablePipelines:
     ) -> PipelineRun:
         """Release branch: build the release candidate, gate it with the scan, push it
         to the release repository, record release.json (ref, digest, commit, tags)."""
-        commit = validate_sha(sha)
-        url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await self._config()
+        config, run = await self._start("release", sha, run_url, report_status)
         release_version = version if version is not None else await self._version_file()
-        plan = publishing.plan_publish(config, sha=commit, branch=None, version=release_version)
-        status = await self._status_client(config, report_status)
+        plan = publishing.plan_publish(config, sha=run.sha, branch=None, version=release_version)
         reports: flows.Reports = {}
 
         async def publish() -> str:
@@ -514,7 +502,7 @@ class PortablePipelines:
                 service=config.service.name,
                 ref=published.ref,
                 digest=published.digest,
-                commit=commit,
+                commit=run.sha,
                 version=release_version,
                 tags=published.tags,
             )
@@ -532,14 +520,7 @@ class PortablePipelines:
             Step(name="publish", run=publish, depends_on=("scan",), kind="effect"),
         ]
         return await flows.run_pipeline(
-            "release",
-            steps,
-            reports=reports,
-            status=status,
-            status_context=config.status.release_context if config.status else "pipelines/release",
-            sha=commit,
-            run_url=url,
-            extra={"version": release_version},
+            "release", steps, reports=reports, run=run, extra={"version": release_version}
         )
 
     # --- promotion -----------------------------------------------------------
