@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import dagger
 from dagger import dag
 
-from ci import publishing, suites
+from ci import publishing, suites, toolchain
 from ci.results import PipelineRun
 from ci.scan import scan_and_gate
 from pipelines.config import PipelineConfig
@@ -56,11 +56,18 @@ def suite_step(
     return Step(name=suite, run=run, depends_on=depends_on)
 
 
-def build_step(source: dagger.Directory, config: PipelineConfig) -> Step:
+def build_step(source: dagger.Directory, config: PipelineConfig, *, every_platform: bool) -> Step:
+    """Build the image: for every configured platform when it will be pushed, else
+    for the engine's own platform, the very graph the suites and the scan use
+    (so it is built once, not once per platform under emulation)."""
+
     async def run() -> str:
-        for variant in publishing.platform_variants(source, config):
-            await variant.sync()
-        return f"image built ({', '.join(config.build.platforms) or 'engine platform'})"
+        if every_platform:
+            for variant in publishing.platform_variants(source, config):
+                await variant.sync()
+            return f"image built ({', '.join(config.build.platforms) or 'engine platform'})"
+        await toolchain.image(source, config).sync()
+        return "image built (engine platform)"
 
     return Step(name="build", run=run)
 

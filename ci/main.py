@@ -420,7 +420,7 @@ class PortablePipelines:
         steps = [
             flows.lint_step(source, config),
             flows.suite_step(source, config, "unit", reports),
-            flows.build_step(source, config),
+            flows.build_step(source, config, every_platform=True),
             Step(name="publish", run=publish, depends_on=("lint", "unit", "build"), kind="effect"),
             Step(name="deploy", run=deploy, depends_on=("publish",), kind="effect"),
             flows.suite_step(
@@ -451,7 +451,7 @@ class PortablePipelines:
         steps = [
             flows.lint_step(source, config),
             flows.suite_step(source, config, "unit", reports),
-            flows.build_step(source, config),
+            flows.build_step(source, config, every_platform=False),
             flows.suite_step(source, config, "smoke", reports, depends_on=after_build),
             flows.suite_step(source, config, "integration", reports, depends_on=after_build),
             flows.suite_step(source, config, "e2e", reports, depends_on=after_build),
@@ -513,7 +513,7 @@ class PortablePipelines:
 
         source = self.source
         steps = [
-            flows.build_step(source, config),
+            flows.build_step(source, config, every_platform=True),
             flows.scan_step(
                 source, config, reports, run_stamp=uuid.uuid4().hex, depends_on=("build",)
             ),

@@ -422,3 +422,18 @@ async def test_release_without_a_version_anywhere_says_how_to_give_one(
         await with_secrets(lazy_source).release(sha=SHA)
     assert caught.value.argument == "version"
     assert published(seam) == []
+
+
+async def test_pre_merge_builds_once_on_the_engine_platform_release_builds_every_platform(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    await with_secrets(lazy_source).pre_merge(sha=SHA)
+    pre_merge_builds = [g for g in seam.graphs("Container.sync")]
+    assert [g.find("dockerBuild")[0].args.get("platform") for g in pre_merge_builds] == [None]
+    seam.calls.clear()
+    await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    platforms = [
+        g.find("dockerBuild")[0].args.get("platform") for g in seam.graphs("Container.sync")
+    ]
+    assert platforms == ["linux/amd64", "linux/arm64"]
