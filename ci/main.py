@@ -330,7 +330,9 @@ class PortablePipelines:
         self,
         image: Annotated[str, Doc("What publish printed: repository@sha256:...")],
         branch: Annotated[str, Doc("The branch the image was built from")],
-        manifests: Annotated[dagger.Directory | None, Doc(MANIFESTS_DOC)] = None,
+        manifests: Annotated[
+            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
+        ] = None,
     ) -> str:
         """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
         parse_image_ref(image)
@@ -344,7 +346,9 @@ class PortablePipelines:
     async def cleanup_dev(
         self,
         branch: Annotated[str, Doc("The branch whose dev deployment to remove")],
-        manifests: Annotated[dagger.Directory | None, Doc(MANIFESTS_DOC)] = None,
+        manifests: Annotated[
+            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
+        ] = None,
     ) -> str:
         """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
         branch_slug(branch)
@@ -397,7 +401,9 @@ class PortablePipelines:
         report_status: Annotated[
             bool, Doc("Post commit statuses ([status]); false for a local run")
         ] = True,
-        manifests: Annotated[dagger.Directory | None, Doc(MANIFESTS_DOC)] = None,
+        manifests: Annotated[
+            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
+        ] = None,
     ) -> PipelineRun:
         """Feature branch: lint, unit tests and build at once; push the test image,
         deploy it to dev, smoke-test the deployment, set "validations passed"."""

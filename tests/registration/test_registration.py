@@ -199,3 +199,10 @@ async def test_release_path_functions_register(typedefs: Graph) -> None:
     release_args = args_of(fns["release"])
     assert {"sha", "version", "run_url", "report_status"} == set(release_args)
     assert release_args["report_status"]["defaultValue"] == "true"
+
+
+async def test_directory_arguments_never_upload_caches_or_environments(typedefs: Graph) -> None:
+    fns = functions(objects(typedefs)[MAIN])
+    for name in ("dev", "deploy_dev", "cleanup_dev"):
+        manifests = args_of(fns[name])["manifests"]
+        assert {".git", "**/.venv", "**/node_modules"} <= set(manifests["ignore"]), name
