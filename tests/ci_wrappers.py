@@ -60,7 +60,8 @@ GITLAB_RULES = {
 JENKINS_WHEN = {
     "dev": f"not {{ anyOf {{ branch '{RELEASE_BRANCH}' changeRequest() buildingTag() }} }}",
     "pre-merge": f"changeRequest target: '{RELEASE_BRANCH}'",
-    "release": f"allOf {{ branch '{RELEASE_BRANCH}' not {{ changeRequest() }} }}",
+    "release": f"allOf {{ branch '{RELEASE_BRANCH}' not {{ changeRequest() }} "
+    r"not { changelog '.*\\[skip ci\\].*' } }",
 }
 
 # Environment the CI itself provides to every job (never mapped by us).
