@@ -121,33 +121,42 @@ async def run_pipeline(
     extra: dict[str, str] | None = None,
 ) -> PipelineRun:
     """Post pending, run the steps, post the final status, collect the reports."""
-    status, status_context, sha, run_url = run.status, run.status_context, run.sha, run.run_url
-    if status is not None:
-        await status.post(
-            CommitStatus(
-                sha=sha,
-                state="pending",
-                context=status_context,
-                description=f"{name}: running",
-                target_url=run_url,
+    problems: list[str] = []
+
+    async def post(status: CommitStatusClient, commit_status: CommitStatus) -> None:
+        """Post; a status that cannot be posted fails the run, and says so, at the end."""
+        try:
+            await status.post(commit_status)
+        except StatusPostError as error:
+            problems.append(
+                f"commit status {commit_status.context}={commit_status.state} "
+                f"was not posted: {error}"
             )
+
+    if run.status is not None:
+        await post(
+            run.status,
+            CommitStatus(
+                sha=run.sha,
+                state="pending",
+                context=run.status_context,
+                description=f"{name}: running",
+                target_url=run.run_url,
+            ),
         )
     result: PipelineResult = await pipeline(name, steps).run()
-    summary = result.summary()
-    passed = result.ok
-    if status is not None:
-        try:
-            await status.post(
-                final_status(result, sha=sha, context=status_context, target_url=run_url)
-            )
-        except StatusPostError as error:
-            # Reported, never dropped: the run fails and says why.
-            passed = False
-            summary += f"\ncommit status {status_context!r} was not posted: {error}"
+    if run.status is not None:
+        await post(
+            run.status,
+            final_status(result, sha=run.sha, context=run.status_context, target_url=run.run_url),
+        )
+    summary = "\n".join([result.summary(), *problems])
     directory = dag.directory()
     for path, file in sorted(reports.items()):
         directory = directory.with_file(path, file)
-    directory = directory.with_new_file(
-        RECORD_FILE, run_json(result, extra={"commit": sha, **(extra or {})})
-    ).with_new_file("summary.txt", summary + "\n")
+    record = run_json(result, problems=tuple(problems), extra={"commit": run.sha, **(extra or {})})
+    directory = directory.with_new_file(RECORD_FILE, record).with_new_file(
+        "summary.txt", summary + "\n"
+    )
+    passed = result.ok and not problems
     return PipelineRun(passed=passed, summary=summary, reports=directory)

@@ -24,12 +24,22 @@ class RunFailed(PipelinesError):
     """The recorded pipeline run did not pass."""
 
 
-def to_json(result: PipelineResult, *, extra: dict[str, Any] | None = None) -> str:
-    """The run as JSON: every step's status, duration, output and error."""
+def to_json(
+    result: PipelineResult,
+    *,
+    problems: tuple[str, ...] = (),
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """The run as JSON: every step's status, duration, output and error.
+
+    ``problems`` are failures outside the steps (a commit status that could
+    not be posted); any of them makes the run fail.
+    """
     document = {
         "format": FORMAT_VERSION,
         "pipeline": result.name,
-        "ok": result.ok,
+        "ok": result.ok and not problems,
+        "problems": list(problems),
         "cancelled": result.cancelled,
         "wall_seconds": round(result.wall, 3),
         "steps": [
@@ -88,6 +98,8 @@ def from_json(text: str, *, file: str) -> PipelineResult:
 
 
 def verdict(text: str, *, file: str) -> Verdict:
-    """Whether the recorded run passed, with its summary table."""
+    """Whether the recorded run passed, with its summary table and other problems."""
     result = from_json(text, file=file)
-    return Verdict(ok=result.ok, summary=render_summary(result))
+    problems = [str(p) for p in json.loads(text).get("problems", [])]
+    summary = "\n".join([render_summary(result), *problems])
+    return Verdict(ok=result.ok and not problems, summary=summary)

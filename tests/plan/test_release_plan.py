@@ -437,3 +437,27 @@ async def test_pre_merge_builds_once_on_the_engine_platform_release_builds_every
         g.find("dockerBuild")[0].args.get("platform") for g in seam.graphs("Container.sync")
     ]
     assert platforms == ["linux/amd64", "linux/arm64"]
+
+
+async def test_a_status_that_cannot_be_posted_fails_the_run_and_the_verdict(
+    seam: Seam,
+    lazy_source: dagger.Directory,
+    statuses: StatusRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipelines.status import StatusPostError
+
+    async def refuse(status: CommitStatus) -> None:
+        raise StatusPostError(f"GitHub status {status.context}: refused with HTTP 401")
+
+    monkeypatch.setattr(statuses, "post", refuse)
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).pre_merge(sha=SHA)
+    record = _record(run)
+    assert all(step["status"] == "passed" for step in record["steps"])  # every step ran
+    assert run.passed is False
+    assert record["ok"] is False
+    assert len(record["problems"]) == 2  # pending and final
+    outcome = verdict(json.dumps(record), file="run.json")
+    assert outcome.ok is False
+    assert "refused with HTTP 401" in outcome.summary
