@@ -92,7 +92,7 @@ def suite_dependencies(config: PipelineConfig, suite: str) -> tuple[DependencyCo
 
 
 def readiness_probe(
-    dependency: DependencyConfig, service: dagger.Service, attempt: int
+    dependency: DependencyConfig, service: dagger.Service, attempt: str
 ) -> dagger.Container:
     """One run of the dependency's readiness command, next to the running service."""
     command = dependency.readiness.command
@@ -102,7 +102,8 @@ def readiness_probe(
         dag.container()
         .from_(dependency.image)
         .with_service_binding(dependency.name, service)
-        # Each attempt must really run: a cached probe would answer "ready" forever.
-        .with_env_variable("READINESS_ATTEMPT", str(attempt))
+        # Each attempt of each run must really run: a cached probe would answer
+        # "ready" forever.
+        .with_env_variable("READINESS_ATTEMPT", attempt)
         .with_exec(list(command), use_entrypoint=False, expect=dagger.ReturnType.ANY)
     )

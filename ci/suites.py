@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import anyio
 import dagger
 from dagger import dag
@@ -116,16 +118,24 @@ def dependencies_of(config: PipelineConfig, suite: str) -> tuple[DependencyConfi
 
 
 async def wait_ready(
-    dependencies: tuple[DependencyConfig, ...], running: dict[str, dagger.Service]
+    dependencies: tuple[DependencyConfig, ...],
+    running: dict[str, dagger.Service],
+    *,
+    run_stamp: str,
 ) -> None:
-    """Run each dependency's readiness command until it passes or times out."""
+    """Run each dependency's readiness command until it passes or times out.
+
+    The service is started explicitly first, so the probes and the suite
+    talk to one running instance, not one started per binding.
+    """
     for dependency in dependencies:
         readiness = dependency.readiness
         if readiness.command is None:
             continue  # the engine waits for the exposed port (or HEALTHCHECK)
+        service = await running[dependency.name].start()
         attempts = max(1, readiness.timeout_seconds // readiness.interval_seconds)
         for attempt in range(attempts):
-            probe = services.readiness_probe(dependency, running[dependency.name], attempt)
+            probe = services.readiness_probe(dependency, service, f"{run_stamp}-{attempt}")
             if await probe.exit_code() == 0:
                 break
             await anyio.sleep(readiness.interval_seconds)
@@ -139,18 +149,26 @@ async def wait_ready(
 async def run_suite(
     source: dagger.Directory, config: PipelineConfig, suite: str, url: str | None
 ) -> SuiteResult:
-    """One suite: in the toolchain (unit), against --url, or against the app as a service."""
+    """One suite: in the toolchain (unit), against --url, or against the app as a service.
+
+    Unit tests are a pure function of the source, so the engine may replay
+    them. A suite against a deployment or against running services is not:
+    a per-run stamp makes it run every time, so a re-run really re-tests and
+    a flaky failure is never replayed from cache.
+    """
     suite_config = config.suite(suite)
     runner = services.runner(source, config, suite_config)
     if suite == "unit":
         return await run_commands(config, suite_config, runner)
+    run_stamp = uuid.uuid4().hex
+    runner = runner.with_env_variable("PIPELINE_RUN", run_stamp)
     if url is not None:
         return await run_commands(config, suite_config, runner.with_env_variable("BASE_URL", url))
 
     dependencies = dependencies_of(config, suite)
     values = services.generate_secrets(dependencies)
     running = {d.name: services.dependency_service(d, values) for d in dependencies}
-    await wait_ready(dependencies, running)
+    await wait_ready(dependencies, running, run_stamp=run_stamp)
     app = services.app_service(toolchain.image(source, config), config, running, values)
     runner = services.with_app_env(
         services.bind(runner, {**running, APP_HOST: app}), config, values

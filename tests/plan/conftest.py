@@ -92,6 +92,12 @@ def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
         (dagger.Secret, "plaintext"),
     ):
         patch(cls, method)
+
+    async def start(self: dagger.Service) -> dagger.Service:
+        state.calls.append(("Service.start", render(self)))
+        return self
+
+    monkeypatch.setattr(dagger.Service, "start", start)
     return state
 
 

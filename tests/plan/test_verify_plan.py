@@ -115,7 +115,11 @@ async def test_remote_smoke_targets_the_url_without_services(
 ) -> None:
     seam.files["/src/reports/smoke.xml"] = "<testsuite/>"
     await pipelines(lazy_source).smoke(url="https://hello.dev.example.com/")
-    runner = runner_graph(seam)
+    await pipelines(lazy_source).smoke(url="https://hello.dev.example.com/")
+    first, second = seam.graphs("Container.exit_code")
+    # The deployment changes outside the graph: every run must really run.
+    assert env(first)["PIPELINE_RUN"] != env(second)["PIPELINE_RUN"]
+    runner = first
     assert env(runner)["BASE_URL"] == "https://hello.dev.example.com"
     assert bindings(runner) == {}
     assert "DATABASE_PASSWORD" not in secret_vars(runner)
@@ -209,7 +213,15 @@ async def test_readiness_command_is_retried_until_it_passes(
     seam.answers["Container.exit_code"] = exit_code
     seam.answers["Container.exists"] = lambda g: False
     await pipelines(lazy_source).integration()
-    assert tries == ["0", "1", "2"]  # distinct attempts: none replayed from cache
+    # Distinct attempts, within a run and across runs: none replayed from cache.
+    assert [attempt.rsplit("-", 1)[1] for attempt in tries] == ["0", "1", "2"]
+    assert len({attempt.rsplit("-", 1)[0] for attempt in tries}) == 1
+    (started,) = seam.graphs("Service.start")
+    assert started.find("from")[0].args["address"].startswith("rabbitmq:4@")
+    first_run = set(tries)
+    tries.clear()
+    await pipelines(lazy_source).integration()
+    assert not first_run & set(tries)
 
 
 async def test_a_dependency_that_never_gets_ready_fails_clearly(
