@@ -279,20 +279,16 @@ class PortablePipelines:
         }
         return {name: secret for name, secret in named.items() if secret is not None}
 
-    async def _publish(
+    async def _login(
         self, config: PipelineConfig, plan: publishing.PublishPlan
-    ) -> publishing.Published:
+    ) -> publishing.Login:
         settings = publishing.publish_settings(config)
-        username, password = await publishing.registry_login(
-            settings, plan, await self._aws(config)
-        )
-        return await publishing.push(
-            publishing.platform_variants(self.source, config),
-            plan,
-            registry=settings.registry,
-            username=username,
-            password=password,
-        )
+        return await publishing.registry_login(settings, plan, await self._aws(config))
+
+    async def _push(
+        self, config: PipelineConfig, plan: publishing.PublishPlan, login: publishing.Login
+    ) -> publishing.Published:
+        return await publishing.push(publishing.platform_variants(self.source, config), plan, login)
 
     @uncached_function
     async def publish(
@@ -309,7 +305,7 @@ class PortablePipelines:
         validate_sha(sha)
         config = await self._config()
         plan = publishing.plan_publish(config, sha=sha, branch=branch, version=version)
-        return (await self._publish(config, plan)).ref
+        return (await self._push(config, plan, await self._login(config, plan))).ref
 
     async def _deploy_target(
         self, config: PipelineConfig, manifests: dagger.Directory | None, run_stamp: str
@@ -410,12 +406,14 @@ class PortablePipelines:
         config, run = await self._start("dev", sha, run_url, report_status)
         plan = publishing.plan_publish(config, sha=run.sha, branch=branch, version=None)
         target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
+        login = await self._login(config, plan)
         reports: flows.Reports = {}
         state: dict[str, str] = {}
 
         async def publish() -> str:
-            state["image"] = (await self._publish(config, plan)).ref
-            return state["image"]
+            published = await self._push(config, plan, login)
+            state["image"] = published.ref
+            return f"{published.ref} (reused)" if published.reused else published.ref
 
         async def deploy() -> str:
             app = await target.deploy(_deployment(config, image=state["image"], branch=branch))
@@ -500,10 +498,11 @@ class PortablePipelines:
         config, run = await self._start("release", sha, run_url, report_status)
         release_version = version if version is not None else await self._version_file()
         plan = publishing.plan_publish(config, sha=run.sha, branch=None, version=release_version)
+        login = await self._login(config, plan)
         reports: flows.Reports = {}
 
         async def publish() -> str:
-            published = await self._publish(config, plan)
+            published = await self._push(config, plan, login)
             record = ReleaseRecord(
                 service=config.service.name,
                 ref=published.ref,

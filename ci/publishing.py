@@ -19,9 +19,11 @@ from pipelines.config import ConfigError, PipelineConfig, PublishConfig
 from pipelines.ecr import (
     AwsCredentials,
     RepositorySettings,
+    TagExistsError,
     WebIdentity,
     check_tag_available,
     ensure_repository,
+    existing_digest,
     expire_test_images_policy,
     make_client,
     parse_registry,
@@ -49,6 +51,18 @@ class Published:
     ref: str  # repository@sha256:...
     digest: str
     tags: tuple[str, ...]
+    # True when the test image of this commit was already there and reused.
+    reused: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Login:
+    """A registry login, and the digest a test image's tag already names (a re-run)."""
+
+    registry: str
+    username: str
+    password: dagger.Secret
+    existing_digest: str | None = None
 
 
 def publish_settings(config: PipelineConfig) -> PublishConfig:
@@ -107,10 +121,15 @@ def _repository_settings(settings: PublishConfig, plan: PublishPlan) -> Reposito
 
 async def registry_login(
     settings: PublishConfig, plan: PublishPlan, credentials: AwsCredentials | WebIdentity
-) -> tuple[str, dagger.Secret]:
-    """Check the repository and tag, then log in; all before the image is built."""
+) -> Login:
+    """Check the repository and the tag, then log in: before anything is built.
 
-    def talk_to_ecr() -> tuple[str, str]:
+    A release tag that exists already is an error (build once, never twice).
+    A test image's tag that exists belongs to the same commit of the same
+    branch: a re-run of the dev pipeline reuses it instead of failing.
+    """
+
+    def talk_to_ecr() -> tuple[str, str, str | None]:
         client = make_client("ecr", region=settings.region, credentials=credentials)
         if settings.ensure_repository:
             state = ensure_repository(
@@ -118,12 +137,23 @@ async def registry_login(
             )
             if state.created:
                 log.info("created ECR repository %s", state.uri)
-        check_tag_available(client, repository=plan.repository, tag=plan.tags[0])
+        existing = None
+        try:
+            check_tag_available(client, repository=plan.repository, tag=plan.tags[0])
+        except TagExistsError:
+            if plan.release:
+                raise
+            existing = existing_digest(client, repository=plan.repository, tag=plan.tags[0])
         login = registry_credentials(client, parse_registry(settings.registry))
-        return login.username, login.password
+        return login.username, login.password, existing
 
-    username, password = await anyio.to_thread.run_sync(talk_to_ecr)
-    return username, dag.set_secret(f"ecr-login-{secrets.token_hex(4)}", password)
+    username, password, existing = await anyio.to_thread.run_sync(talk_to_ecr)
+    return Login(
+        registry=settings.registry,
+        username=username,
+        password=dag.set_secret(f"ecr-login-{secrets.token_hex(4)}", password),
+        existing_digest=existing,
+    )
 
 
 def platform_variants(source: dagger.Directory, config: PipelineConfig) -> list[dagger.Container]:
@@ -132,14 +162,16 @@ def platform_variants(source: dagger.Directory, config: PipelineConfig) -> list[
     return [toolchain.image(source, config, dagger.Platform(p) if p else None) for p in platforms]
 
 
-async def push(
-    variants: list[dagger.Container],
-    plan: PublishPlan,
-    *,
-    registry: str,
-    username: str,
-    password: dagger.Secret,
-) -> Published:
+async def push(variants: list[dagger.Container], plan: PublishPlan, login: Login) -> Published:
+    if login.existing_digest is not None:
+        log.info("%s:%s exists already: reusing it", plan.uri, plan.tags[0])
+        return Published(
+            ref=f"{plan.uri}@{login.existing_digest}",
+            digest=login.existing_digest,
+            tags=plan.tags,
+            reused=True,
+        )
+    registry, username, password = login.registry, login.username, login.password
     digests: set[str] = set()
     ref = ""
     for tag in plan.tags:

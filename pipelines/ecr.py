@@ -291,14 +291,18 @@ def ensure_repository(
     encryption: dict[str, str] = {"encryptionType": settings.encryption}
     if settings.encryption == "KMS" and settings.kms_key:
         encryption["kmsKey"] = settings.kms_key
-    created = client.create_repository(
-        repositoryName=name,
-        imageTagMutability="IMMUTABLE" if settings.immutable_tags else "MUTABLE",
-        imageScanningConfiguration={"scanOnPush": settings.scan_on_push},
-        encryptionConfiguration=encryption,
-        tags=[{"Key": "managed-by", "Value": "portable-pipelines"}],
-        **ids,
-    )["repository"]
+    try:
+        created = client.create_repository(
+            repositoryName=name,
+            imageTagMutability="IMMUTABLE" if settings.immutable_tags else "MUTABLE",
+            imageScanningConfiguration={"scanOnPush": settings.scan_on_push},
+            encryptionConfiguration=encryption,
+            tags=[{"Key": "managed-by", "Value": "portable-pipelines"}],
+            **ids,
+        )["repository"]
+    except client.exceptions.RepositoryAlreadyExistsException:
+        # Another pipeline created it a moment ago: use it as found.
+        return ensure_repository(client, name=name, settings=settings, registry_id=registry_id)
     if settings.lifecycle_policy is not None:
         client.put_lifecycle_policy(
             repositoryName=name, lifecyclePolicyText=settings.lifecycle_policy, **ids
@@ -357,3 +361,17 @@ def check_tag_available(
     return TagState(
         repository=repository, tag=tag, exists=True, immutable_tags=False, digest=digest
     )
+
+
+def existing_digest(
+    client: Any, *, repository: str, tag: str, registry_id: str | None = None
+) -> str | None:
+    """The digest ``tag`` already names in ``repository``, or None."""
+    ids = {"registryId": registry_id} if registry_id else {}
+    try:
+        images = client.describe_images(
+            repositoryName=repository, imageIds=[{"imageTag": tag}], **ids
+        )["imageDetails"]
+    except client.exceptions.ImageNotFoundException:
+        return None
+    return str(images[0]["imageDigest"]) if images else None

@@ -461,3 +461,40 @@ async def test_a_status_that_cannot_be_posted_fails_the_run_and_the_verdict(
     outcome = verdict(json.dumps(record), file="run.json")
     assert outcome.ok is False
     assert "refused with HTTP 401" in outcome.summary
+
+
+def put_image(ecr: Any, repository: str, tag: str) -> str:
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "x", "layers": []})
+    image = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    return str(image["image"]["imageId"]["imageDigest"])
+
+
+async def test_a_dev_re_run_reuses_the_test_image_of_the_same_commit(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    ecr.create_repository(repositoryName="hello-service-test", imageTagMutability="IMMUTABLE")
+    digest = put_image(ecr, "hello-service-test", "feature-abc-1-0123456")
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).dev(sha=SHA, branch="feature/ABC-1")
+    assert run.passed is True, run.summary
+    assert published(seam) == []
+    assert f"{REGISTRY}/hello-service-test@{digest} (reused)" in run.summary
+    generated = [
+        c.args["contents"]
+        for g in seam.graphs("Container.stdout")
+        for c in g.find("withNewFile")
+        if c.args["path"].endswith("kustomization.yaml")
+    ]
+    assert generated
+    assert digest in generated[0]
+
+
+async def test_a_released_tag_stops_the_release_before_any_build(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    ecr.create_repository(repositoryName="hello-service", imageTagMutability="IMMUTABLE")
+    put_image(ecr, "hello-service", "rc-1.4.0-0123456")
+    with pytest.raises(TagExistsError):
+        await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
+    assert statuses.posted == []

@@ -259,3 +259,28 @@ def test_an_existing_tag_in_a_mutable_repository_is_reported(ecr: Any) -> None:
 def test_a_missing_repository_is_a_clear_error(ecr: Any) -> None:
     with pytest.raises(EcrError, match=r"'nope' does not exist(.|\n)*fix: create it"):
         check_tag_available(ecr, repository="nope", tag="x")
+
+
+def test_a_repository_created_meanwhile_by_another_pipeline_is_used(
+    ecr: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.ecr import RepositorySettings, ensure_repository, existing_digest
+
+    ecr.create_repository(repositoryName="raced", imageTagMutability="IMMUTABLE")
+    real_describe = ecr.describe_repositories
+    calls: list[str] = []
+
+    def describe_once_missing(**kwargs: Any) -> Any:
+        calls.append("describe")
+        if len(calls) == 1:  # the other pipeline had not created it yet
+            raise ecr.exceptions.RepositoryNotFoundException(
+                {"Error": {"Code": "RepositoryNotFoundException", "Message": "x"}}, "Describe"
+            )
+        return real_describe(**kwargs)
+
+    monkeypatch.setattr(ecr, "describe_repositories", describe_once_missing)
+    state = ensure_repository(ecr, name="raced", settings=RepositorySettings())
+    assert state.created is False
+    assert state.immutable_tags is True
+    assert calls == ["describe", "describe"]
+    assert existing_digest(ecr, repository="raced", tag="missing") is None
