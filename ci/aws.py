@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import dagger
+import secrets
 
-from pipelines.ecr import AwsCredentials, WebIdentity
+import anyio
+import dagger
+from dagger import dag
+
+from pipelines.ecr import AwsCredentials, WebIdentity, assume_web_identity
 from pipelines.errors import InputError
 
 
@@ -54,3 +58,29 @@ async def aws_credentials(
         secret_access_key=await plaintext(secret_access_key),
         session_token=await plaintext(session_token) if session_token is not None else None,
     )
+
+
+async def aws_env(
+    credentials: AwsCredentials | WebIdentity, *, region: str
+) -> dict[str, dagger.Secret]:
+    """Credentials as secret variables for a container; a web identity is exchanged first.
+
+    The exchange happens here, in the module, so the container needs no OIDC
+    plumbing and the token itself never enters it.
+    """
+    if isinstance(credentials, WebIdentity):
+        identity = credentials
+        keys = await anyio.to_thread.run_sync(lambda: assume_web_identity(identity, region=region))
+    else:
+        keys = credentials
+    suffix = secrets.token_hex(4)
+    named = {
+        "AWS_ACCESS_KEY_ID": keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
+        "AWS_SESSION_TOKEN": keys.session_token,
+    }
+    return {
+        name: dag.set_secret(f"{name.lower()}-{suffix}", value)
+        for name, value in named.items()
+        if value
+    }

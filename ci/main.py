@@ -18,7 +18,7 @@ from dagger import DefaultPath, Doc, Ignore, check, dag, function
 
 from ci import deploying, flows, publishing, services, suites, toolchain
 from ci._sdk import object_type, uncached_function
-from ci.aws import aws_credentials, plaintext
+from ci.aws import aws_credentials, aws_env, plaintext
 from ci.context import load_config
 from ci.results import PipelineRun, ScanResult, SuiteResult
 from ci.scan import check_request as check_scan_request
@@ -270,14 +270,13 @@ class PortablePipelines:
             role_arn=role,
         )
 
-    def _aws_env(self) -> dict[str, dagger.Secret]:
-        """AWS keys for tools that read them from the environment (kubectl's exec plugin)."""
-        named = {
-            "AWS_ACCESS_KEY_ID": self.aws_access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key,
-            "AWS_SESSION_TOKEN": self.aws_session_token,
-        }
-        return {name: secret for name, secret in named.items() if secret is not None}
+    async def _aws_env(self, config: PipelineConfig, region: str) -> dict[str, dagger.Secret]:
+        """AWS keys for tools that read them from the environment (kubectl's
+        `aws eks get-token`); an OIDC token is exchanged for the role's keys first.
+        None at all is fine: the kubeconfig may carry its own credentials."""
+        if self.aws_web_identity_token is None and self.aws_access_key_id is None:
+            return {}
+        return await aws_env(await self._aws(config), region=region)
 
     async def _login(
         self, config: PipelineConfig, plan: publishing.PublishPlan
@@ -312,11 +311,12 @@ class PortablePipelines:
     ) -> DevDeployTarget:
         settings = deploying.deploy_settings(config)
         credentials = await self._aws(config) if settings.target == "ec2" else None
+        region = settings.eks.region if settings.eks else "us-east-1"
         return await deploying.target(
             config,
             manifests=manifests or self.source,
             kubeconfig=self.kubeconfig,
-            aws_env=self._aws_env(),
+            aws_env=await self._aws_env(config, region) if settings.target == "eks" else {},
             credentials=credentials,
             run_stamp=run_stamp,
         )

@@ -132,6 +132,27 @@ class WebIdentity:
     session_name: str = "portable-pipelines"
 
 
+def assume_web_identity(
+    identity: WebIdentity, *, region: str, endpoint_url: str | None = None
+) -> AwsCredentials:
+    """Exchange a CI's OIDC token for the role's temporary keys (STS)."""
+    import boto3
+
+    sts = boto3.session.Session(region_name=require_region(region)).client(
+        "sts", endpoint_url=endpoint_url
+    )
+    assumed = sts.assume_role_with_web_identity(
+        RoleArn=identity.role_arn,
+        RoleSessionName=identity.session_name,
+        WebIdentityToken=identity.token,
+    )["Credentials"]
+    return AwsCredentials(
+        access_key_id=assumed["AccessKeyId"],
+        secret_access_key=assumed["SecretAccessKey"],
+        session_token=assumed["SessionToken"],
+    )
+
+
 def make_client(
     service: str,
     *,
@@ -156,16 +177,11 @@ def make_client(
             "aws_session_token": credentials.session_token,
         }
     elif isinstance(credentials, WebIdentity):
-        sts = session.client("sts", endpoint_url=endpoint_url)
-        assumed = sts.assume_role_with_web_identity(
-            RoleArn=credentials.role_arn,
-            RoleSessionName=credentials.session_name,
-            WebIdentityToken=credentials.token,
-        )["Credentials"]
+        temporary = assume_web_identity(credentials, region=region, endpoint_url=endpoint_url)
         keys = {
-            "aws_access_key_id": assumed["AccessKeyId"],
-            "aws_secret_access_key": assumed["SecretAccessKey"],
-            "aws_session_token": assumed["SessionToken"],
+            "aws_access_key_id": temporary.access_key_id,
+            "aws_secret_access_key": temporary.secret_access_key,
+            "aws_session_token": temporary.session_token,
         }
     return session.client(service, endpoint_url=endpoint_url, **keys)
 

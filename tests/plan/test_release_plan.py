@@ -498,3 +498,22 @@ async def test_a_released_tag_stops_the_release_before_any_build(
         await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
     assert statuses.posted == []
+
+
+async def test_an_oidc_token_reaches_kubectl_as_temporary_keys_never_itself(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any
+) -> None:
+    oidc = "eyJsentinel.oidc.token0000"
+    ci = PortablePipelines(
+        source=lazy_source,
+        aws_web_identity_token=dag.set_secret("oidc", oidc),
+        kubeconfig=dag.set_secret("kubeconfig", SENTINELS["kubeconfig"]),
+    )
+    image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
+    await ci.deploy_dev(image=image, branch="feature/ABC-1")
+    apply, _rollout = seam.graphs("Container.stdout")
+    names = {c.args["name"] for c in apply.find("withSecretVariable")}
+    assert names == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert not [s for s in strings_in(apply) if oidc in s]
+    plaintexts = {c.args["plaintext"] for _, c in apply.walk() if c.name == "setSecret"}
+    assert oidc not in plaintexts  # exchanged with STS, not forwarded
