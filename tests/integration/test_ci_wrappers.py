@@ -21,6 +21,7 @@ from tests.ci_wrappers import (
     GITHUB_WORKFLOWS,
     GITLAB_CI,
     JENKINSFILE,
+    PROJECT_WORKFLOWS,
     ROOT,
     gitlab_jobs,
     jenkins_pipeline,
@@ -72,7 +73,7 @@ def jactionlint(*files: Path) -> subprocess.CompletedProcess[str]:
 
 def test_jactionlint_passes_the_workflows() -> None:
     files = sorted(GITHUB_WORKFLOWS.glob("*.yml"))
-    assert len(files) == 3
+    assert len([f for f in files if f.name not in PROJECT_WORKFLOWS]) == 3  # the wrappers
     result = jactionlint(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
