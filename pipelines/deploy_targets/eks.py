@@ -54,7 +54,10 @@ def namespace_for(branch: str, *, prefix: str) -> str:
 
 
 def dev_url(template: str, *, namespace: str, branch: str) -> str:
-    return template.format(namespace=namespace, branch=branch_slug(branch))
+    # A URL host label is at most 63 characters, like the namespace.
+    return template.format(
+        namespace=namespace, branch=branch_slug(branch, max_length=MAX_NAMESPACE)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

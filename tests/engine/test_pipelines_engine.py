@@ -66,5 +66,6 @@ def test_pre_merge_runs_locally_without_statuses(dagger_call: Any, tmp_path: Pat
         "e2e",
         "scan",
     }
+    assert record["ok"] is True, record
     verdict = dagger_call(SOURCE, "verdict", f"--run={tmp_path / 'run.json'}", check=False)
-    assert (verdict.returncode == 0) == record["ok"]
+    assert verdict.returncode == 0, verdict.stderr
