@@ -214,3 +214,13 @@ async def test_cleanup_deletes_the_branch_namespace() -> None:
 def test_registry_needs_a_kubectl_runner() -> None:
     with pytest.raises(DeployError, match="needs a kubectl runner"):
         make_target(DeployConfig(target="eks", eks=CONFIG), TargetDependencies())
+
+
+def test_a_long_branch_still_makes_a_valid_host_label() -> None:
+    from pipelines.deploy_targets.eks import dev_url
+
+    url = dev_url(
+        "https://{branch}.dev.example.com", namespace="dev-x", branch="feature/" + "x" * 200
+    )
+    label = url.removeprefix("https://").split(".")[0]
+    assert 0 < len(label) <= 63
