@@ -12,6 +12,12 @@ from dagger import dag
 
 from pipelines.config import PipelineConfig, SuiteConfig
 
+_SHARING = {
+    "shared": dagger.CacheSharingMode.SHARED,
+    "locked": dagger.CacheSharingMode.LOCKED,
+    "private": dagger.CacheSharingMode.PRIVATE,
+}
+
 
 def build_context(source: dagger.Directory, config: PipelineConfig) -> dagger.Directory:
     context = config.build.context.strip("/")
@@ -55,7 +61,7 @@ def toolchain(source: dagger.Directory, config: PipelineConfig) -> dagger.Contai
     ctr = base
     for cache in settings.caches:
         ctr = ctr.with_mounted_cache(
-            cache.path, dag.cache_volume(cache.key), sharing=dagger.CacheSharingMode.LOCKED
+            cache.path, dag.cache_volume(cache.key), sharing=_SHARING[cache.sharing]
         )
     for name, value in settings.env:
         ctr = ctr.with_env_variable(name, value)

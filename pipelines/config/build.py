@@ -21,12 +21,19 @@ class BuildConfig:
     build_args: tuple[tuple[str, str], ...] = ()
 
 
+CACHE_SHARING = ("shared", "locked", "private")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CacheMount:
     """A package-manager cache kept between runs in a Dagger cache volume."""
 
     path: str
     key: str
+    # "shared" lets concurrent steps use it at once (tool caches that cope);
+    # "locked" serialises them (package managers that do not); "private"
+    # gives each step its own.
+    sharing: str = "shared"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,8 +100,15 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
     for entry in table.tables("caches"):
         path = entry.string("path", example='"/root/.cache/pip"')
         key = entry.string("key", example='"pip"')
+        sharing = entry.string("sharing", "shared", example='"shared"')
+        if sharing not in CACHE_SHARING:
+            entry.fail(
+                "sharing",
+                f"unknown sharing mode {sharing!r}",
+                "use one of " + ", ".join(f'"{mode}"' for mode in CACHE_SHARING),
+            )
         entry.finish()
-        caches.append(CacheMount(path=path, key=key))
+        caches.append(CacheMount(path=path, key=key, sharing=sharing))
     table.finish()
     return ToolchainConfig(
         target=target, image=image, workdir=workdir, env=env, caches=tuple(caches)

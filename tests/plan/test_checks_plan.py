@@ -37,7 +37,8 @@ def test_toolchain_builds_the_test_stage_and_mounts_caches(
     mounts = {call.args["path"]: call for call in graph.find("withMountedCache")}
     assert set(mounts) == {c.path for c in reference_config.toolchain.caches}
     for call in mounts.values():
-        assert call.args["sharing"] == "LOCKED"
+        # Tool caches are shared, so lint and the suites really run at once.
+        assert call.args.get("sharing", "SHARED") == "SHARED"  # the SDK omits its default
         assert call.args["cache"].find("cacheVolume")
     # The working tree is mounted where the commands run.
     (tree,) = graph.find("withDirectory")
@@ -237,3 +238,12 @@ async def test_lint_accepts_what_the_hook_accepts(
         commit_message=message, branch=branch, ticket_pattern=pattern
     )
     assert result == "lint: 2 commands passed"
+
+
+def test_a_locked_cache_is_mounted_locked(lazy_source: dagger.Directory) -> None:
+    config = parse_config(
+        '[service]\nname = "s"\nport = 80\n[toolchain]\ntarget = "test"\n'
+        '[[toolchain.caches]]\npath = "/root/.npm"\nkey = "s-npm"\nsharing = "locked"\n'
+    )
+    (mount,) = render(toolchain(lazy_source, config)).find("withMountedCache")
+    assert mount.args["sharing"] == "LOCKED"

@@ -172,3 +172,13 @@ def test_missing_toolchain_target() -> None:
 def test_present_targets_pass() -> None:
     config = parse(MINIMAL + '[build]\ntarget = "runtime"\n')
     check_build_targets(config, DOCKERFILE)
+
+
+def test_unknown_cache_sharing_mode() -> None:
+    error = error_of(
+        MINIMAL
+        + '[toolchain]\ntarget = "test"\n'
+        + '[[toolchain.caches]]\npath = "/c"\nkey = "k"\nsharing = "exclusive"\n'
+    )
+    assert error.key == "toolchain.caches[0].sharing"
+    assert '"locked"' in error.fix
