@@ -15,7 +15,7 @@ from dagger import dag
 
 from ci import toolchain
 from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
-from pipelines.config.dependencies import dependencies_for
+from pipelines.config.dependencies import connection_env, shared_secret_names
 
 # Secret values keyed "<dependency>.<VAR>", e.g. "db.POSTGRES_PASSWORD".
 Secrets = dict[str, dagger.Secret]
@@ -43,13 +43,28 @@ def dependency_service(dependency: DependencyConfig, values: Secrets) -> dagger.
 
 
 def with_app_env(
-    ctr: dagger.Container, config: PipelineConfig, values: Secrets
+    ctr: dagger.Container,
+    config: PipelineConfig,
+    values: Secrets,
+    running: dict[str, dagger.Service],
 ) -> dagger.Container:
-    """The variables the app runs with (plain and secret); the runner gets them too."""
+    """The variables the app runs with; the runner gets them too.
+
+    ``[service] env`` and ``secret_env`` as configured, plus for each running
+    dependency ``<NAME>_HOST``, ``<NAME>_PORT`` and its generated secrets as
+    ``<NAME>_<VAR>`` (see pipelines/config/dependencies.py).
+    """
     for name, value in config.service.env:
         ctr = ctr.with_env_variable(name, value)
     for name, reference in config.service.secret_env:
         ctr = ctr.with_secret_variable(name, values[reference])
+    for dependency in config.dependencies:
+        if dependency.name not in running:
+            continue
+        for name, value in connection_env(dependency):
+            ctr = ctr.with_env_variable(name, value)
+        for var, name in shared_secret_names(dependency):
+            ctr = ctr.with_secret_variable(name, values[f"{dependency.name}.{var}"])
     return ctr
 
 
@@ -66,7 +81,7 @@ def app_service(
     values: Secrets,
 ) -> dagger.Service:
     """The built image as a service; the engine waits for its HEALTHCHECK, else its port."""
-    ctr = with_app_env(bind(image, dependencies), config, values)
+    ctr = with_app_env(bind(image, dependencies), config, values, dependencies)
     return ctr.with_exposed_port(config.service.port).as_service(use_entrypoint=True)
 
 
@@ -85,10 +100,6 @@ def runner(
     workdir = config.toolchain.workdir
     ctr = dag.container().from_(suite.image).with_directory(workdir, source).with_workdir(workdir)
     return toolchain.suite_env(ctr, suite)
-
-
-def suite_dependencies(config: PipelineConfig, suite: str) -> tuple[DependencyConfig, ...]:
-    return dependencies_for(config.dependencies, suite)
 
 
 def readiness_probe(

@@ -171,6 +171,6 @@ async def run_suite(
     await wait_ready(dependencies, running, run_stamp=run_stamp)
     app = services.app_service(toolchain.image(source, config), config, running, values)
     runner = services.with_app_env(
-        services.bind(runner, {**running, APP_HOST: app}), config, values
+        services.bind(runner, {**running, APP_HOST: app}), config, values, running
     ).with_env_variable("BASE_URL", services.base_url(config))
     return await run_commands(config, suite_config, runner)

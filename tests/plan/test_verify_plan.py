@@ -72,6 +72,10 @@ async def test_smoke_binds_the_built_app_and_its_database(
     assert env(runner)["BASE_URL"] == "http://app:8080"
     assert env(runner)["DATABASE_URL"] == "postgresql://hello@db:5432/hello"
     assert "DATABASE_PASSWORD" in secret_vars(runner)
+    # What the config reference promises for every dependency, to app and runner alike.
+    assert env(runner)["DB_HOST"] == "db"
+    assert env(runner)["DB_PORT"] == "5432"
+    assert "DB_POSTGRES_PASSWORD" in secret_vars(runner)
 
     bound = bindings(runner)
     assert set(bound) == {"app", "db"}
