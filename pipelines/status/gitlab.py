@@ -8,6 +8,8 @@ statuses).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,10 +25,19 @@ DEFAULT_API_URL = "https://gitlab.com/api/v4"
 STATES: dict[State, str] = {"pending": "running", "success": "success", "failure": "failed"}
 
 
-def _already_in_state(status_code: int, text: str) -> bool:
-    # GitLab answers 400 "Cannot transition status via :run from :running"
-    # when a status is posted twice with the same state: nothing to do.
-    return status_code == 400 and "Cannot transition status" in text
+_CURRENT_STATE = re.compile(r"Cannot transition status via :\w+ from :(\w+)")
+
+
+def _already_in(state: str) -> Callable[[int, str], bool]:
+    """GitLab's 400 "Cannot transition status via :run from :running" means
+    "nothing to do" only when the status already is the state we post; a
+    refusal to turn a finished ``success`` into ``failed`` is a real failure."""
+
+    def already(status_code: int, text: str) -> bool:
+        current = _CURRENT_STATE.search(text) if status_code == 400 else None
+        return current is not None and current.group(1) == state
+
+    return already
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +63,7 @@ class GitLabStatusClient:
             headers={"PRIVATE-TOKEN": self.token, "User-Agent": "portable-pipelines"},
             body=body,
             what=f"GitLab status {status.context}={status.state} on {status.sha[:7]}",
-            already_done=_already_in_state,
+            already_done=_already_in(STATES[status.state]),
         )
 
     async def post(self, status: CommitStatus) -> None:

@@ -154,6 +154,16 @@ async def test_gitlab_states(server: HTTPServer, ours: str, theirs: str) -> None
     assert request.get_json()["state"] == theirs
 
 
+async def test_gitlab_refusing_to_turn_a_success_into_a_failure_is_an_error(
+    server: HTTPServer,
+) -> None:
+    server.expect_oneshot_request(
+        f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
+    ).respond_with_json({"message": "Cannot transition status via :drop from :success"}, status=400)
+    with pytest.raises(StatusPostError, match="refused"):
+        await gitlab(server, Sleeps()).post(status("failure"))
+
+
 async def test_gitlab_repeated_state_is_not_an_error(server: HTTPServer) -> None:
     server.expect_oneshot_request(
         f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
