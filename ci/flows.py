@@ -79,14 +79,36 @@ def scan_step(
     *,
     run_stamp: str,
     depends_on: tuple[str, ...],
+    every_platform: bool = False,
 ) -> Step:
+    """The Trivy gate on the engine-platform image, or on every image to be pushed.
+
+    With several platforms each variant is scanned (its packages differ) and
+    its reports filed under ``scan/<os>-<arch>/``; one DB download serves all.
+    """
+
     async def run() -> str:
-        result = await scan_and_gate(source, config, run_stamp=run_stamp)
-        for name in SCAN_REPORTS:
-            reports[f"scan/{name}"] = result.reports.file(name)
-        if not result.passed:
-            raise ValidationFailed(result.summary)
-        return "scan gate passed"
+        platforms = config.build.platforms if every_platform else ()
+        if not platforms:
+            result = await scan_and_gate(source, config, run_stamp=run_stamp)
+            for name in SCAN_REPORTS:
+                reports[f"scan/{name}"] = result.reports.file(name)
+            if not result.passed:
+                raise ValidationFailed(result.summary)
+            return "scan gate passed"
+        failed = []
+        for platform, variant in zip(
+            platforms, publishing.platform_variants(source, config), strict=True
+        ):
+            label = platform.replace("/", "-")
+            result = await scan_and_gate(source, config, run_stamp=run_stamp, built=variant)
+            for name in SCAN_REPORTS:
+                reports[f"scan/{label}/{name}"] = result.reports.file(name)
+            if not result.passed:
+                failed.append(f"{platform}: {result.summary}")
+        if failed:
+            raise ValidationFailed("\n".join(failed))
+        return f"scan gate passed ({', '.join(platforms)})"
 
     return Step(name="scan", run=run, depends_on=depends_on)
 

@@ -520,7 +520,12 @@ class PortablePipelines:
         steps = [
             flows.build_step(source, config, every_platform=True),
             flows.scan_step(
-                source, config, reports, run_stamp=uuid.uuid4().hex, depends_on=("build",)
+                source,
+                config,
+                reports,
+                run_stamp=uuid.uuid4().hex,
+                depends_on=("build",),
+                every_platform=True,
             ),
             Step(name="publish", run=publish, depends_on=("scan",), kind="effect"),
         ]

@@ -117,8 +117,13 @@ async def scan_and_gate(
     registry_username: str = "AWS",
     registry_password: dagger.Secret | None = None,
     run_stamp: str | None = None,
+    built: dagger.Container | None = None,
 ) -> ScanResult:
-    """Scan the built image (or ``image``), gate it in the core, keep every report."""
+    """Scan an image, gate it in the core, keep every report.
+
+    The image is ``built`` (a platform variant), else the published ``image``
+    reference, else the service built for the engine's platform.
+    """
     settings = config.scan
     ignorefile = None
     rules: tuple[IgnoreRule, ...] = ()
@@ -127,7 +132,8 @@ async def scan_and_gate(
         rules = parse_ignorefile(await ignorefile.contents(), file=settings.ignorefile)
     trivy = trivy_with_db(settings, run_stamp or uuid.uuid4().hex)
     if image is None:
-        ctr = scanned(trivy, settings, image=toolchain.image(source, config), ignorefile=ignorefile)
+        local = built if built is not None else toolchain.image(source, config)
+        ctr = scanned(trivy, settings, image=local, ignorefile=ignorefile)
     else:
         ctr = scanned(
             trivy,

@@ -517,3 +517,32 @@ async def test_an_oidc_token_reaches_kubectl_as_temporary_keys_never_itself(
     assert not [s for s in strings_in(apply) if oidc in s]
     plaintexts = {c.args["plaintext"] for _, c in apply.walk() if c.name == "setSecret"}
     assert oidc not in plaintexts  # exchanged with STS, not forwarded
+
+
+async def test_release_scans_every_platform_it_pushes_with_one_db_download(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    assert run.passed is True, run.summary
+    scans = [
+        g
+        for g in seam.graphs("File.contents")
+        if any(c.args["path"] == "/work/image.tar" for c in g.find("withMountedFile"))
+    ]
+    scanned_platforms = sorted(
+        call.args["source"].find("dockerBuild")[0].args.get("platform")
+        for g in scans
+        for call in g.find("withMountedFile")
+        if call.args["path"] == "/work/image.tar"
+    )
+    assert scanned_platforms == ["linux/amd64", "linux/arm64"]
+    stamps = {
+        c.args["value"]
+        for g in scans
+        for c in g.find("withEnvVariable")
+        if c.args["name"] == "PIPELINE_RUN"
+    }
+    assert len(stamps) == 1  # the same DB download serves both scans
+    files = {c.args["path"] for c in render(run.reports).find("withFile")}
+    assert {"scan/linux-amd64/trivy.sarif", "scan/linux-arm64/trivy.sarif"} <= files
