@@ -85,6 +85,8 @@ def scan_step(
 
     With several platforms each variant is scanned (its packages differ) and
     its reports filed under ``scan/<os>-<arch>/``; one DB download serves all.
+    The first platform's reports also stand at ``scan/``, where CI uploads
+    them to code scanning and the GitLab security report.
     """
 
     async def run() -> str:
@@ -104,6 +106,8 @@ def scan_step(
             result = await scan_and_gate(source, config, run_stamp=run_stamp, built=variant)
             for name in SCAN_REPORTS:
                 reports[f"scan/{label}/{name}"] = result.reports.file(name)
+                if platform == platforms[0]:
+                    reports[f"scan/{name}"] = result.reports.file(name)
             if not result.passed:
                 failed.append(f"{platform}: {result.summary}")
         if failed:
