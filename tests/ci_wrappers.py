@@ -659,8 +659,17 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
         permissions = {}
     if RUNNER_HOST in env or any(RUNNER_HOST in (step.get("env") or {}) for step in steps):
         yield f"{where}: sets {RUNNER_HOST}; leave it to the runner (shared engine)"
-    if "DAGGER_CLOUD_TOKEN" not in env:
-        yield f"{where}: DAGGER_CLOUD_TOKEN (optional secret) is not passed"
+    for name, value in env.items():
+        if "secrets." in str(value) or "github.token" in str(value):
+            yield (
+                f"{where}: job-level env {name} holds a secret, which every action of the "
+                "job could read; give it to the steps that run dagger"
+            )
+    for step in steps:
+        if dagger_lines(str(step.get("run", ""))) and "DAGGER_CLOUD_TOKEN" not in (
+            step.get("env") or {}
+        ):
+            yield f"{where}: DAGGER_CLOUD_TOKEN (optional secret) is not passed to a dagger step"
     aws = "aws-actions/configure-aws-credentials" in uses
     if aws != (permissions.get("id-token") == "write"):
         yield f"{where}: id-token: write is for the AWS OIDC step, and only with it"

@@ -104,10 +104,16 @@ GITHUB_BREAKAGES = {
     ),
     "the engine host overridden": (
         "dev.yml",
-        "      DAGGER_CLOUD_TOKEN: ${{ secrets.DAGGER_CLOUD_TOKEN }}\n",
-        "      DAGGER_CLOUD_TOKEN: ${{ secrets.DAGGER_CLOUD_TOKEN }}\n"
+        "      PIPELINE_SHA: ${{ github.sha }}\n",
+        "      PIPELINE_SHA: ${{ github.sha }}\n"
         "      _EXPERIMENTAL_DAGGER_RUNNER_HOST: ${{ vars.DAGGER_RUNNER_HOST }}\n",
         "leave it to the runner",
+    ),
+    "a secret in the job's env": (
+        "dev.yml",
+        "      PIPELINE_SHA: ${{ github.sha }}\n",
+        "      PIPELINE_SHA: ${{ github.sha }}\n      EXTRA_TOKEN: ${{ secrets.DEV_KUBECONFIG }}\n",
+        "job-level env EXTRA_TOKEN holds a secret",
     ),
     "a secret inlined in a script": (
         "pre-merge.yml",
