@@ -12,6 +12,7 @@
     # deployment = "hello-service"      # default: [service] name
     # image = "hello-service"           # image name used in the overlay; default: [service] name
     # rollout_timeout_seconds = 300
+    # ingress_class = "nginx"           # an Ingress per branch for the url's host
 
     [deploy.ec2]
     region = "eu-west-1"
@@ -58,6 +59,9 @@ class EksDeployConfig:
     deployment: str | None = None
     image: str | None = None
     rollout_timeout_seconds: int = 300
+    # When set, each branch namespace gets an Ingress of this class routing
+    # the URL's host to the deployment's Service (port named "http").
+    ingress_class: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +169,7 @@ def _parse_eks(table: Table) -> EksDeployConfig:
     deployment = _dns_label(table, "deployment", None, max_length=253)
     image: str | None = table.string("image", None, example='"hello-service"')
     timeout = table.integer("rollout_timeout_seconds", 300, minimum=10, maximum=3600, example="300")
+    ingress_class = _dns_label(table, "ingress_class", None, max_length=253)
     table.finish()
     return EksDeployConfig(
         region=region,
@@ -175,6 +180,7 @@ def _parse_eks(table: Table) -> EksDeployConfig:
         deployment=deployment,
         image=image,
         rollout_timeout_seconds=timeout,
+        ingress_class=ingress_class,
     )
 
 

@@ -18,6 +18,7 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pipelines.config.deploy import EksDeployConfig
 from pipelines.deploy_targets.base import (
@@ -70,8 +71,44 @@ class EksPlan:
     rollout: tuple[str, ...]
 
 
+def ingress(*, name: str, namespace: str, url: str, ingress_class: str) -> dict[str, object]:
+    """Route the dev URL's host to the Service ``name`` (its port named "http")."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise DeployError(f"the dev URL {url!r} has no host to route\n  fix: correct `url`")
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        "spec": {
+            "ingressClassName": ingress_class,
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
 def kustomization_files(
-    *, overlay_dir: str, workdir: str, namespace: str, image_name: str, image: str, branch: str
+    *,
+    overlay_dir: str,
+    workdir: str,
+    namespace: str,
+    image_name: str,
+    image: str,
+    branch: str,
+    route: dict[str, object] | None = None,
 ) -> dict[str, str]:
     """The kustomization that deploys the overlay into ``namespace`` with ``image``.
 
@@ -92,7 +129,11 @@ def kustomization_files(
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": namespace,
-        "resources": ["namespace.yaml", posixpath.relpath(overlay_dir, workdir)],
+        "resources": [
+            "namespace.yaml",
+            *(["ingress.yaml"] if route is not None else []),
+            posixpath.relpath(overlay_dir, workdir),
+        ],
         "images": [override],
     }
     namespace_object = {
@@ -100,10 +141,13 @@ def kustomization_files(
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": labels},
     }
-    return {
+    files = {
         "kustomization.yaml": json.dumps(kustomization, indent=2) + "\n",
         "namespace.yaml": json.dumps(namespace_object, indent=2) + "\n",
     }
+    if route is not None:
+        files["ingress.yaml"] = json.dumps(route, indent=2) + "\n"
+    return files
 
 
 def apply_argv(workdir: str) -> tuple[str, ...]:
@@ -139,6 +183,13 @@ def plan(
 ) -> EksPlan:
     """Everything needed to deploy: ``source_dir`` is the service as kubectl sees it."""
     namespace = namespace_for(deployment.branch, prefix=config.namespace_prefix)
+    url = dev_url(config.url, namespace=namespace, branch=deployment.branch)
+    workload = config.deployment or deployment.service
+    route = (
+        ingress(name=workload, namespace=namespace, url=url, ingress_class=config.ingress_class)
+        if config.ingress_class
+        else None
+    )
     files = kustomization_files(
         overlay_dir=posixpath.join(source_dir, config.overlay),
         workdir=workdir,
@@ -146,15 +197,16 @@ def plan(
         image_name=config.image or deployment.service,
         image=deployment.image,
         branch=deployment.branch,
+        route=route,
     )
     return EksPlan(
         namespace=namespace,
-        url=dev_url(config.url, namespace=namespace, branch=deployment.branch),
+        url=url,
         files=files,
         apply=apply_argv(workdir),
         rollout=rollout_argv(
             namespace=namespace,
-            deployment=config.deployment or deployment.service,
+            deployment=workload,
             timeout_seconds=config.rollout_timeout_seconds,
         ),
     )

@@ -62,3 +62,25 @@ def test_the_branch_image_replaces_the_overlay_image(tmp_path: Path) -> None:
     namespaced = [d for d in documents if d["kind"] != "Namespace"]
     assert {d["metadata"].get("namespace") for d in namespaced} == {steps.namespace}
     assert steps.namespace == "dev-feature-abc-1-login"
+
+    # The route to the URL the smoke step tests: an Ingress for its host, to a
+    # Service that exists in the build and has the port the Ingress names.
+    (route,) = [d for d in documents if d["kind"] == "Ingress"]
+    (rule,) = route["spec"]["rules"]
+    assert steps.url == f"https://{rule['host']}"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    (service,) = [
+        d for d in documents if d["kind"] == "Service" and d["metadata"]["name"] == backend["name"]
+    ]
+    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    rendered = tmp_path / "built.yaml"
+    rendered.write_text(built.stdout)
+    validator = Path(sys.executable).parent / "kubernetes-validate"
+    checked = subprocess.run(
+        [str(validator), "-k", "1.32", "--strict", str(rendered)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -224,3 +224,39 @@ def test_a_long_branch_still_makes_a_valid_host_label() -> None:
     )
     label = url.removeprefix("https://").split(".")[0]
     assert 0 < len(label) <= 63
+
+
+def test_an_ingress_class_adds_a_route_for_the_dev_url() -> None:
+    import json as _json
+
+    from pipelines.config.deploy import EksDeployConfig
+    from pipelines.deploy_targets import DevDeployment
+    from pipelines.deploy_targets.eks import plan
+
+    deployment = DevDeployment(
+        image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "c" * 64,
+        branch="feature/x",
+        service="app",
+        port=8080,
+    )
+    settings = EksDeployConfig(
+        region="eu-west-1", cluster="dev", url="https://{namespace}.dev.example.com"
+    )
+    without = plan(settings, deployment, source_dir="/src", workdir="/work")
+    assert "ingress.yaml" not in without.files
+    routed = plan(
+        EksDeployConfig(
+            region="eu-west-1",
+            cluster="dev",
+            url="https://{namespace}.dev.example.com",
+            ingress_class="nginx",
+        ),
+        deployment,
+        source_dir="/src",
+        workdir="/work",
+    )
+    route = _json.loads(routed.files["ingress.yaml"])
+    assert route["spec"]["ingressClassName"] == "nginx"
+    assert route["spec"]["rules"][0]["host"] == "dev-feature-x.dev.example.com"
+    assert route["metadata"]["namespace"] == routed.namespace
+    assert "ingress.yaml" in _json.loads(routed.files["kustomization.yaml"])["resources"]
