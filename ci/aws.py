@@ -8,8 +8,9 @@ import anyio
 import dagger
 from dagger import dag
 
-from pipelines.ecr import AwsCredentials, WebIdentity, assume_web_identity
+from pipelines.aws.session import AwsCredentials, AwsSession, WebIdentity
 from pipelines.errors import InputError
+from pipelines.values import AwsRegion
 
 
 async def plaintext(secret: dagger.Secret) -> str:
@@ -60,19 +61,22 @@ async def aws_credentials(
     )
 
 
-async def aws_env(
-    credentials: AwsCredentials | WebIdentity, *, region: str
-) -> dict[str, dagger.Secret]:
-    """Credentials as secret variables for a container; a web identity is exchanged first.
+async def aws_session(credentials: AwsCredentials | WebIdentity, *, region: str) -> AwsSession:
+    """The call's AWS session: a web identity is exchanged with STS here, once."""
+    return await anyio.to_thread.run_sync(
+        lambda: AwsSession.resolve(credentials, region=AwsRegion.parse(region))
+    )
 
-    The exchange happens here, in the module, so the container needs no OIDC
+
+def aws_env(session: AwsSession) -> dict[str, dagger.Secret]:
+    """The session's keys as secret variables for a container (kubectl's `aws eks get-token`).
+
+    The exchange happened in the module, so the container needs no OIDC
     plumbing and the token itself never enters it.
     """
-    if isinstance(credentials, WebIdentity):
-        identity = credentials
-        keys = await anyio.to_thread.run_sync(lambda: assume_web_identity(identity, region=region))
-    else:
-        keys = credentials
+    keys = session.credentials
+    if keys is None:
+        return {}
     suffix = secrets.token_hex(4)
     named = {
         "AWS_ACCESS_KEY_ID": keys.access_key_id,

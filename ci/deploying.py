@@ -10,10 +10,11 @@ import dagger
 from dagger import dag
 
 from ci.images import IMAGES
+from pipelines.aws.session import AwsSession
 from pipelines.config import ConfigError, DeployConfig, PipelineConfig
 from pipelines.deploy_targets import DevDeployTarget, TargetDependencies, make_target
 from pipelines.deploy_targets.eks import EksDevTarget
-from pipelines.ecr import AwsCredentials, WebIdentity, make_client
+from pipelines.values import AwsRegion
 
 KUBECONFIG = "/root/.kube/config"
 MANIFESTS = "/src"
@@ -76,7 +77,7 @@ async def target(
     manifests: dagger.Directory,
     kubeconfig: dagger.Secret | None,
     aws_env: Mapping[str, dagger.Secret],
-    credentials: AwsCredentials | WebIdentity | None,
+    session: AwsSession | None,
     run_stamp: str,
 ) -> DevDeployTarget:
     """The configured target with what it needs; a clear error when that is missing."""
@@ -106,11 +107,12 @@ async def target(
         raise ConfigError(
             file="pipelines.toml", key="deploy.ec2", problem="missing", fix="add [deploy.ec2]"
         )
-    region = settings.ec2.region
+    if session is None:
+        raise ValueError("the ec2 dev target needs an AWS session")
+    region = AwsRegion(settings.ec2.region)
     return make_target(
         settings,
         TargetDependencies(
-            ssm=make_client("ssm", region=region, credentials=credentials),
-            ec2=make_client("ec2", region=region, credentials=credentials),
+            ssm=session.client("ssm", region=region), ec2=session.client("ec2", region=region)
         ),
     )

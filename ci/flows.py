@@ -17,7 +17,7 @@ from ci import publishing, suites, toolchain
 from ci.results import PipelineRun
 from ci.scan import scan_and_gate
 from pipelines.config import PipelineConfig
-from pipelines.errors import ValidationFailed
+from pipelines.errors import ChecksFailed
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
 from pipelines.runner import PipelineResult, Step, pipeline
@@ -50,7 +50,7 @@ def suite_step(
         result = await suites.run_suite(source, config, suite, url() if url else None)
         reports[f"junit/{suite}.xml"] = result.report
         if result.exit_code != 0:
-            raise ValidationFailed(result.summary)
+            raise ChecksFailed(result.summary)
         return result.summary
 
     return Step(name=suite, run=run, depends_on=depends_on)
@@ -96,7 +96,7 @@ def scan_step(
             for name in SCAN_REPORTS:
                 reports[f"scan/{name}"] = result.reports.file(name)
             if not result.passed:
-                raise ValidationFailed(result.summary)
+                raise ChecksFailed(result.summary)
             return "scan gate passed"
         failed = []
         for platform, variant in zip(
@@ -111,7 +111,7 @@ def scan_step(
             if not result.passed:
                 failed.append(f"{platform}: {result.summary}")
         if failed:
-            raise ValidationFailed("\n".join(failed))
+            raise ChecksFailed("\n".join(failed))
         return f"scan gate passed ({', '.join(platforms)})"
 
     return Step(name="scan", run=run, depends_on=depends_on)

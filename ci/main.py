@@ -18,25 +18,25 @@ from dagger import DefaultPath, Doc, Ignore, check, dag, function
 
 from ci import deploying, flows, publishing, services, suites, toolchain
 from ci._sdk import object_type, uncached_function
-from ci.aws import aws_credentials, aws_env, plaintext
+from ci.aws import aws_credentials, aws_env, aws_session, plaintext
 from ci.context import load_config
 from ci.results import PipelineRun, ScanResult, SuiteResult
 from ci.scan import check_request as check_scan_request
 from ci.scan import scan_and_gate
 from pipelines import commit_msg
+from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
-from pipelines.ecr import AwsCredentials, WebIdentity
-from pipelines.errors import InputError, ValidationFailed
+from pipelines.errors import ChecksFailed, InputError
 from pipelines.promote import check_digest, overlay_path
 from pipelines.promotion import AlreadyPromoted, make_change_request_client, propose_promotion
 from pipelines.release_record import RELEASE_FILE, ReleaseRecord
 from pipelines.release_record import to_json as release_json
-from pipelines.run_record import RunFailed, verdict
+from pipelines.run_record import verdict
 from pipelines.runner import Step
 from pipelines.status import CommitStatusClient, make_status_client
-from pipelines.tags import branch_slug, validate_sha
 from pipelines.urls import check_http_url
+from pipelines.values import Branch, CommitId
 
 __all__ = ["PipelineRun", "PortablePipelines", "ScanResult", "SuiteResult"]
 
@@ -139,7 +139,7 @@ class PortablePipelines:
         )
         verdict = commit_msg.check_commit_message(message, branch=branch, pattern=rule)
         if not verdict.accepted:
-            raise ValidationFailed(verdict.reason)
+            raise ChecksFailed(verdict.reason)
 
     async def _suite(self, suite: str, url: str | None = None) -> SuiteResult:
         clean_url = suites.check_request(suite, url)
@@ -148,7 +148,7 @@ class PortablePipelines:
     async def _validate(self, suite: str, url: str | None = None) -> str:
         result = await self._suite(suite, url)
         if result.exit_code != 0:
-            raise ValidationFailed(result.summary)
+            raise ChecksFailed(result.summary)
         return result.summary
 
     # Never cached: with --url the outcome depends on a deployment outside the graph.
@@ -255,20 +255,21 @@ class PortablePipelines:
         """Scan the image with Trivy and fail when a finding blocks the gate ([scan])."""
         result = await self._scan(image, registry_username, registry_password)
         if not result.passed:
-            raise ValidationFailed(result.summary)
+            raise ChecksFailed(result.summary)
         return result.summary
 
     # --- release path ------------------------------------------------------
 
-    async def _aws(self, config: PipelineConfig) -> AwsCredentials | WebIdentity:
+    async def _aws(self, config: PipelineConfig, region: str = "us-east-1") -> AwsSession:
         role = self.aws_role_arn or (config.publish.role_arn if config.publish else None)
-        return await aws_credentials(
+        credentials = await aws_credentials(
             access_key_id=self.aws_access_key_id,
             secret_access_key=self.aws_secret_access_key,
             session_token=self.aws_session_token,
             web_identity_token=self.aws_web_identity_token,
             role_arn=role,
         )
+        return await aws_session(credentials, region=region)
 
     async def _aws_env(self, config: PipelineConfig, region: str) -> dict[str, dagger.Secret]:
         """AWS keys for tools that read them from the environment (kubectl's
@@ -276,7 +277,7 @@ class PortablePipelines:
         None at all is fine: the kubeconfig may carry its own credentials."""
         if self.aws_web_identity_token is None and self.aws_access_key_id is None:
             return {}
-        return await aws_env(await self._aws(config), region=region)
+        return aws_env(await self._aws(config, region))
 
     async def _login(
         self, config: PipelineConfig, plan: publishing.PublishPlan
@@ -301,7 +302,7 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Build and push the image to ECR; print repository@sha256:digest."""
-        validate_sha(sha)
+        CommitId.parse(sha)
         config = await self._config()
         plan = publishing.plan_publish(config, sha=sha, branch=branch, version=version)
         return (await self._push(config, plan, await self._login(config, plan))).ref
@@ -310,14 +311,14 @@ class PortablePipelines:
         self, config: PipelineConfig, manifests: dagger.Directory | None, run_stamp: str
     ) -> DevDeployTarget:
         settings = deploying.deploy_settings(config)
-        credentials = await self._aws(config) if settings.target == "ec2" else None
+        session = await self._aws(config) if settings.target == "ec2" else None
         region = settings.eks.region if settings.eks else "us-east-1"
         return await deploying.target(
             config,
             manifests=manifests or self.source,
             kubeconfig=self.kubeconfig,
             aws_env=await self._aws_env(config, region) if settings.target == "eks" else {},
-            credentials=credentials,
+            session=session,
             run_stamp=run_stamp,
         )
 
@@ -332,7 +333,7 @@ class PortablePipelines:
     ) -> str:
         """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
         parse_image_ref(image)
-        branch_slug(branch)
+        Branch.parse(branch)
         config = await self._config()
         target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
         app = await target.deploy(_deployment(config, image=image, branch=branch))
@@ -347,7 +348,7 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
-        branch_slug(branch)
+        Branch.parse(branch)
         config = await self._config()
         target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
         await target.cleanup(branch, service=config.service.name)
@@ -361,7 +362,7 @@ class PortablePipelines:
         """Fail the call when the recorded pipeline run did not pass."""
         outcome = verdict(await run.contents(), file="run.json")
         if not outcome.ok:
-            raise RunFailed(outcome.summary)
+            raise ChecksFailed(outcome.summary)
         return outcome.summary
 
     # --- pipelines ---------------------------------------------------------
@@ -378,7 +379,7 @@ class PortablePipelines:
         self, pipeline_name: str, sha: str, run_url: str | None, report_status: bool
     ) -> tuple[PipelineConfig, flows.RunContext]:
         """Check a pipeline's common arguments, read the config, ready the status client."""
-        commit = validate_sha(sha)
+        commit = CommitId.parse(sha).value
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
         config = await self._config()
         return config, flows.RunContext(

@@ -15,23 +15,22 @@ import dagger
 from dagger import dag
 
 from ci import toolchain
-from pipelines.config import ConfigError, PipelineConfig, PublishConfig
-from pipelines.ecr import (
-    AwsCredentials,
+from pipelines.aws.ecr import (
     RepositorySettings,
     TagExistsError,
-    WebIdentity,
     check_tag_available,
     ensure_repository,
     existing_digest,
     expire_test_images_policy,
-    make_client,
-    parse_registry,
     registry_credentials,
 )
+from pipelines.aws.names import parse_registry
+from pipelines.aws.session import AwsSession
+from pipelines.config import ConfigError, PipelineConfig, PublishConfig
 from pipelines.errors import InputError, PipelinesError
 from pipelines.release_record import pinned_ref
-from pipelines.tags import dev_image_tag, release_tags, validate_sha
+from pipelines.tags import dev_image_tag, release_tags
+from pipelines.values import AwsRegion, Branch, CommitId
 
 log = logging.getLogger("portable_pipelines")
 
@@ -82,7 +81,7 @@ def plan_publish(
 ) -> PublishPlan:
     """Test image (``--branch``) or release candidate (``--version``): exactly one."""
     settings = publish_settings(config)
-    commit = validate_sha(sha)
+    commit = CommitId.parse(sha)
     if version is not None and branch is None:
         tags = release_tags(
             version, commit, template=settings.release_tag, include_latest=settings.tag_latest
@@ -94,7 +93,7 @@ def plan_publish(
         return PublishPlan(
             repository=settings.test_repository,
             uri=settings.test_uri,
-            tags=(dev_image_tag(branch, commit),),
+            tags=(dev_image_tag(Branch.parse(branch), commit),),
             release=False,
         )
     raise InputError(
@@ -119,9 +118,7 @@ def _repository_settings(settings: PublishConfig, plan: PublishPlan) -> Reposito
     )
 
 
-async def registry_login(
-    settings: PublishConfig, plan: PublishPlan, credentials: AwsCredentials | WebIdentity
-) -> Login:
+async def registry_login(settings: PublishConfig, plan: PublishPlan, session: AwsSession) -> Login:
     """Check the repository and the tag, then log in: before anything is built.
 
     A release tag that exists already is an error (build once, never twice).
@@ -130,7 +127,7 @@ async def registry_login(
     """
 
     def talk_to_ecr() -> tuple[str, str, str | None]:
-        client = make_client("ecr", region=settings.region, credentials=credentials)
+        client = session.client("ecr", region=AwsRegion(settings.region))
         if settings.ensure_repository:
             state = ensure_repository(
                 client, name=plan.repository, settings=_repository_settings(settings, plan)

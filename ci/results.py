@@ -9,7 +9,7 @@ import dagger
 from dagger import Doc, function
 
 from ci._sdk import field, object_type
-from pipelines.run_record import RunFailed
+from pipelines.errors import ChecksFailed
 
 
 @object_type
@@ -49,5 +49,5 @@ class PipelineRun:
     def check(self) -> str:
         """Fail the call unless the run passed (chain it: `dev ... check`)."""
         if not self.passed:
-            raise RunFailed(self.summary)
+            raise ChecksFailed(self.summary)
         return self.summary

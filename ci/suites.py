@@ -11,7 +11,7 @@ from dagger import dag
 from ci import services, toolchain
 from ci.results import SuiteResult
 from pipelines.config import APP_HOST, SUITES, DependencyConfig, PipelineConfig, SuiteConfig
-from pipelines.errors import InputError, PipelinesError, ValidationFailed
+from pipelines.errors import ChecksFailed, InputError, PipelinesError
 from pipelines.junit import crash_report, summarize
 from pipelines.urls import check_http_url
 
@@ -69,7 +69,7 @@ async def run_lint(source: dagger.Directory, config: PipelineConfig) -> str:
         details = "\n".join(
             f"- `{' '.join(cmd)}` exited {code}:\n{out[-OUTPUT_TAIL:]}" for cmd, code, out in failed
         )
-        raise ValidationFailed(f"lint: {len(failed)} of {len(commands)} commands failed\n{details}")
+        raise ChecksFailed(f"lint: {len(failed)} of {len(commands)} commands failed\n{details}")
     return f"lint: {len(commands)} commands passed"
 
 

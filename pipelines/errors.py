@@ -1,8 +1,17 @@
-"""Errors a user can act on.
+"""Errors a user can act on: where the problem is, what it is, and the fix.
 
-Every error names where the problem is (file, key or argument), what was
-expected, and how to fix it, in the manner of pre-commit's
-``InvalidConfigError`` and cibuildwheel's ``ConfigurationError``.
+Every error this project raises on purpose is a :class:`PipelinesError`
+with three parts, formatted here and nowhere else (in the manner of
+pre-commit's ``InvalidConfigError`` and cibuildwheel's
+``ConfigurationError``)::
+
+    pipelines.toml: publish.registry: 'x' is not an ECR registry host ...
+      fix: write it as `registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"`
+
+``where`` names the file and key, the argument, or the remote thing
+(``GitHub repository acme/app``); ``fix`` says what to do next. Internal
+invariants (a bug of ours, not the user's) stay ``ValueError`` or
+``AssertionError``: they are not worded for users.
 """
 
 from __future__ import annotations
@@ -11,20 +20,29 @@ import difflib
 from collections.abc import Iterable
 
 
+def format_error(where: str | None, problem: str, fix: str | None) -> str:
+    """The one text layout of every user-facing error."""
+    head = f"{where}: {problem}" if where else problem
+    return f"{head}\n  fix: {fix}" if fix else head
+
+
 class PipelinesError(Exception):
     """Base class for every error this project raises on purpose."""
 
+    def __init__(self, problem: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        super().__init__(format_error(where, problem, fix))
+
 
 class ConfigError(PipelinesError):
-    """A ``pipelines.toml`` (or an argument) is missing, malformed or wrong."""
+    """A configuration file (``pipelines.toml``, a manifest) is missing, malformed or wrong."""
 
     def __init__(self, *, file: str, key: str | None, problem: str, fix: str) -> None:
         self.file = file
         self.key = key
-        self.problem = problem
-        self.fix = fix
-        where = f"{file}: {key}" if key else file
-        super().__init__(f"{where}: {problem}\n  fix: {fix}")
+        super().__init__(problem, where=f"{file}: {key}" if key else file, fix=fix)
 
 
 class InputError(PipelinesError):
@@ -32,13 +50,14 @@ class InputError(PipelinesError):
 
     def __init__(self, *, argument: str, problem: str, fix: str) -> None:
         self.argument = argument
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"argument --{argument}: {problem}\n  fix: {fix}")
+        super().__init__(problem, where=f"argument --{argument}", fix=fix)
 
 
-class ValidationFailed(PipelinesError):
-    """A lint, test or scan step ran and found problems; the message says which."""
+class ChecksFailed(PipelinesError):
+    """Lint, tests, a scan gate or a pipeline ran and did not pass; the summary says what."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

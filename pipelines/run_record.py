@@ -20,10 +20,6 @@ RECORD_FILE = "run.json"
 FORMAT_VERSION = 1
 
 
-class RunFailed(PipelinesError):
-    """The recorded pipeline run did not pass."""
-
-
 def to_json(
     result: PipelineResult,
     *,

@@ -5,47 +5,28 @@
   ``rc-{version}-{sha7}``.
 - ``latest`` only when asked for explicitly: a moving tag hides what runs.
 
-Every function validates its inputs and raises :class:`InputError` naming the
+Commit ids and branches arrive parsed (:mod:`pipelines.values`); versions
+and templates are checked here and raise :class:`InputError` naming the
 argument before any build or push starts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import string
 
 from pipelines.errors import InputError
+from pipelines.values import TAG, Branch, CommitId
 
 MAX_TAG_LENGTH = 128
-# The OCI distribution spec's tag grammar.
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_SHORT_SHA = 7
-# A truncated slug ends in a hash of the full name, so two long branches that
-# share a prefix still get different tags and namespaces.
-_HASH_LENGTH = 6
 
 DEFAULT_RELEASE_TEMPLATE = "rc-{version}-{sha7}"
 TEMPLATE_FIELDS = ("version", "sha7", "sha")
 LATEST = "latest"
 
 
-def validate_sha(sha: str, *, argument: str = "sha") -> str:
-    """A full 40-hex commit id, lowercased."""
-    if not _SHA.match(sha):
-        raise InputError(
-            argument=argument,
-            problem=f"expected a full 40-hex-digit commit id, got {sha!r}",
-            fix="pass the full commit id, e.g. `--sha=$(git rev-parse HEAD)`",
-        )
-    return sha.lower()
-
-
 def validate_tag(tag: str, *, argument: str = "tag", allow_latest: bool = False) -> str:
     """A tag that an OCI registry accepts, and not ``latest`` unless allowed."""
-    if not _TAG.match(tag):
+    if not TAG.fullmatch(tag):
         raise InputError(
             argument=argument,
             problem=f"{tag!r} is not a valid image tag (at most {MAX_TAG_LENGTH} characters "
@@ -61,41 +42,12 @@ def validate_tag(tag: str, *, argument: str = "tag", allow_latest: bool = False)
     return tag
 
 
-def branch_slug(
-    branch: str, *, max_length: int = MAX_TAG_LENGTH - 1 - _SHORT_SHA, argument: str = "branch"
-) -> str:
-    """``feature/ABC-12_New UI`` -> ``feature-abc-12-new-ui``.
-
-    Lowercase, ``[a-z0-9-]``, no leading, trailing or doubled ``-``; at most
-    ``max_length`` characters (a truncated slug ends in a short hash of the
-    branch name, to stay unique).
-    """
-    if max_length < _HASH_LENGTH + 2:
-        raise ValueError(f"max_length {max_length} leaves no room for a slug")
-    name = branch.removeprefix("refs/heads/")
-    slug = _NOT_SLUG.sub("-", name.lower()).strip("-")
-    if not slug:
-        raise InputError(
-            argument=argument,
-            problem=f"branch name {branch!r} has no letters or digits, so it cannot name "
-            "an image tag or a namespace",
-            fix="pass the branch name as git shows it, e.g. `--branch=feature/abc-123`",
-        )
-    if len(slug) <= max_length:
-        return slug
-    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
-    head = slug[: max_length - _HASH_LENGTH - 1].rstrip("-")
-    return f"{head}-{digest}"
-
-
-def dev_image_tag(branch: str, sha: str) -> str:
+def dev_image_tag(branch: Branch, commit: CommitId) -> str:
     """``<branch-slug>-<sha7>``: the dev pipeline's test image.
 
     (Not named ``test_image_tag`` so that pytest never collects it.)
     """
-    commit = validate_sha(sha)
-    tag = f"{branch_slug(branch)}-{commit[:_SHORT_SHA]}"
-    return validate_tag(tag, argument="branch")
+    return validate_tag(f"{branch.slug()}-{commit.short}", argument="branch")
 
 
 def template_problem(template: str) -> str | None:
@@ -120,7 +72,7 @@ def template_problem(template: str) -> str | None:
     return None
 
 
-def release_tag(version: str, sha: str, *, template: str = DEFAULT_RELEASE_TEMPLATE) -> str:
+def release_tag(version: str, commit: CommitId, *, template: str = DEFAULT_RELEASE_TEMPLATE) -> str:
     """The release-candidate tag, e.g. ``rc-1.4.0-1a2b3c4``."""
     problem = template_problem(template)
     if problem is not None:
@@ -129,25 +81,24 @@ def release_tag(version: str, sha: str, *, template: str = DEFAULT_RELEASE_TEMPL
             problem=problem,
             fix=f'use a template like "{DEFAULT_RELEASE_TEMPLATE}"',
         )
-    commit = validate_sha(sha)
-    if not _TAG.match(version):
+    if not TAG.fullmatch(version):
         raise InputError(
             argument="version",
             problem=f"version {version!r} cannot be part of an image tag "
             "(letters, digits, '_', '.', '-' only)",
             fix="use a version like 1.4.0 or 1.4.0-beta.2 ('+build' metadata is not allowed)",
         )
-    tag = template.format(version=version, sha7=commit[:_SHORT_SHA], sha=commit)
+    tag = template.format(version=version, sha7=commit.short, sha=commit.value)
     return validate_tag(tag, argument="version")
 
 
 def release_tags(
     version: str,
-    sha: str,
+    commit: CommitId,
     *,
     template: str = DEFAULT_RELEASE_TEMPLATE,
     include_latest: bool = False,
 ) -> tuple[str, ...]:
     """The tags a release candidate is pushed with; ``latest`` only if asked."""
-    tag = release_tag(version, sha, template=template)
+    tag = release_tag(version, commit, template=template)
     return (tag, LATEST) if include_latest else (tag,)

@@ -41,6 +41,7 @@ import jsonschema
 import yaml
 
 from pipelines.tags import dev_image_tag, release_tag
+from pipelines.values import Branch, CommitId
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "tests" / "fixtures" / "argo-schemas"
@@ -58,16 +59,16 @@ MIN_REPLICAS_PROMOTED = 2
 # test images must never reach it (they also live in a repository of their
 # own, `<repository>-test`, which Image Updater does not watch).
 RELEASE_CANDIDATE_TAG = re.compile(r"^rc-.+-[0-9a-f]{7}$")
-_SAMPLE_SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+_SAMPLE_SHA = CommitId.parse("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
 RELEASE_CANDIDATE_SAMPLES = (
     release_tag("1.4.0", _SAMPLE_SHA),
     release_tag("2.0.0-beta.1", _SAMPLE_SHA),
-    release_tag("0.1.0", "f" * 40),
+    release_tag("0.1.0", CommitId.parse("f" * 40)),
 )
 FEATURE_TAG_SAMPLES = (
-    dev_image_tag("feature/login", _SAMPLE_SHA),
-    dev_image_tag("fix/ABC-12 rc parser", _SAMPLE_SHA),
-    dev_image_tag("main", _SAMPLE_SHA),
+    dev_image_tag(Branch.parse("feature/login"), _SAMPLE_SHA),
+    dev_image_tag(Branch.parse("fix/ABC-12 rc parser"), _SAMPLE_SHA),
+    dev_image_tag(Branch.parse("main"), _SAMPLE_SHA),
 )
 NEVER_FOLLOW_SAMPLES = ("latest", "rc-1.4.0-0a1b2c3d", "rc-1.4.0-0A1B2C3", "rc--0a1b2c3")
 IMAGE_UPDATE_STRATEGY = "newest-build"

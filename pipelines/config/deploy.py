@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pipelines.config._reader import Table
-from pipelines.ecr import region_problem
+from pipelines.values import region_problem
 
 TARGETS = ("eks", "ec2")
 EKS_URL_FIELDS = ("namespace", "branch")

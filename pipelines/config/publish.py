@@ -21,15 +21,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipelines.aws.ecr import ENCRYPTIONS, Encryption
+from pipelines.aws.names import registry_problem, repository_problem
 from pipelines.config._reader import Table
-from pipelines.ecr import (
-    ENCRYPTIONS,
-    Encryption,
-    region_problem,
-    registry_problem,
-    repository_problem,
-)
 from pipelines.tags import DEFAULT_RELEASE_TEMPLATE, template_problem
+from pipelines.values import region_problem
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGISTRY_EXAMPLE = '"123456789012.dkr.ecr.eu-west-1.amazonaws.com"'

@@ -46,7 +46,7 @@ __all__ = [
 class TargetDependencies:
     # EKS: runs kubectl (in the Dagger module: a pinned kubectl container).
     kubectl: KubectlRunner | None = None
-    # EC2: boto3 clients, e.g. pipelines.ecr.make_client("ssm", region=...).
+    # EC2: boto3 clients, e.g. AwsSession.client("ssm", region=...).
     ssm: Any = None
     ec2: Any = None
     http_check: HttpCheck = default_http_check

@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 
+from pipelines.aws.names import parse_registry, registry_problem
 from pipelines.config.deploy import Ec2DeployConfig
 from pipelines.deploy_targets.base import (
     DeployedApp,
@@ -39,8 +40,7 @@ from pipelines.deploy_targets.base import (
     default_http_check,
     parse_image_ref,
 )
-from pipelines.ecr import parse_registry, registry_problem
-from pipelines.tags import branch_slug
+from pipelines.values import Branch
 
 NAME = "ec2"
 DOCUMENT = "AWS-RunShellScript"
@@ -85,7 +85,7 @@ def deploy_script(
         "--restart",
         "unless-stopped",
         "--label",
-        f"{BRANCH_LABEL}={branch_slug(branch)}",
+        f"{BRANCH_LABEL}={Branch.parse(branch).slug()}",
         "--publish",
         f"{host_port}:{container_port}",
     ]
@@ -113,7 +113,7 @@ def cleanup_script(*, container: str, branch: str) -> list[str]:
         "--filter",
         f"name=^/{container}$",
         "--filter",
-        f"label={BRANCH_LABEL}={branch_slug(branch)}",
+        f"label={BRANCH_LABEL}={Branch.parse(branch).slug()}",
     )
     return ["set -eu", f'for id in $({listing}); do docker rm --force "$id"; done']
 
@@ -170,7 +170,7 @@ class Ec2DevTarget:
         await self._run(
             script,
             instances,
-            comment=f"deploy {deployment.service} {branch_slug(deployment.branch)}",
+            comment=f"deploy {deployment.service} {Branch.parse(deployment.branch).slug()}",
         )
         url = self.config.url
         await self._wait_healthy(url.rstrip("/") + deployment.health_path)
@@ -179,7 +179,9 @@ class Ec2DevTarget:
     async def cleanup(self, branch: str, *, service: str) -> None:
         script = cleanup_script(container=self.config.container_name or service, branch=branch)
         instances = await self._instances()
-        await self._run(script, instances, comment=f"cleanup {service} {branch_slug(branch)}")
+        await self._run(
+            script, instances, comment=f"cleanup {service} {Branch.parse(branch).slug()}"
+        )
 
     async def _instances(self) -> list[str]:
         key, value = self.config.tag_key, self.config.tag_value

@@ -27,7 +27,7 @@ from pipelines.deploy_targets.base import (
     DevDeployment,
     parse_image_ref,
 )
-from pipelines.tags import branch_slug
+from pipelines.values import Branch
 
 NAME = "eks"
 MAX_NAMESPACE = 63
@@ -45,7 +45,7 @@ class KubectlRunner(Protocol):
 
 def namespace_for(branch: str, *, prefix: str) -> str:
     """``dev`` + ``feature/Login`` -> ``dev-feature-login`` (a DNS label, <= 63 chars)."""
-    namespace = f"{prefix}-{branch_slug(branch, max_length=MAX_NAMESPACE - len(prefix) - 1)}"
+    namespace = f"{prefix}-{Branch.parse(branch).slug(MAX_NAMESPACE - len(prefix) - 1)}"
     if namespace in _PROTECTED or namespace.startswith("kube-"):
         raise DeployError(
             f"branch {branch!r} with namespace prefix {prefix!r} gives the reserved namespace "
@@ -56,9 +56,7 @@ def namespace_for(branch: str, *, prefix: str) -> str:
 
 def dev_url(template: str, *, namespace: str, branch: str) -> str:
     # A URL host label is at most 63 characters, like the namespace.
-    return template.format(
-        namespace=namespace, branch=branch_slug(branch, max_length=MAX_NAMESPACE)
-    )
+    return template.format(namespace=namespace, branch=Branch.parse(branch).slug(MAX_NAMESPACE))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,7 +122,7 @@ def kustomization_files(
         override["digest"] = ref.digest
     elif ref.tag:
         override["newTag"] = ref.tag
-    labels = {**MANAGED_BY, BRANCH_LABEL: branch_slug(branch, max_length=MAX_NAMESPACE)}
+    labels = {**MANAGED_BY, BRANCH_LABEL: Branch.parse(branch).slug(MAX_NAMESPACE)}
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

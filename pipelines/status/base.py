@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pipelines.errors import InputError, PipelinesError
-from pipelines.tags import validate_sha
+from pipelines.values import CommitId
 
 # The project's vocabulary; each client maps it to its API's own words.
 State = Literal["pending", "success", "failure"]
@@ -32,7 +32,7 @@ class CommitStatus:
     target_url: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sha", validate_sha(self.sha))
+        object.__setattr__(self, "sha", CommitId.parse(self.sha).value)
         if self.state not in STATES:
             raise InputError(
                 argument="state",

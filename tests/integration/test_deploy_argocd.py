@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pipelines.tags import dev_image_tag
+from pipelines.values import Branch, CommitId
 from tests.deploy_checks import (
     ENVIRONMENTS,
     FEATURE_TAG_SAMPLES,
@@ -116,7 +117,9 @@ def test_a_branch_named_like_a_release_stays_out_of_dev_by_its_repository(
     (updater,) = find(environments["dev"].argocd, "ImageUpdater")
     (image,) = updater["spec"]["applicationRefs"][0]["images"]
     allowed = re.compile(image["commonUpdateSettings"]["allowTags"].removeprefix("regexp:"))
-    lookalike = dev_image_tag("rc-1.4.0", "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
+    lookalike = dev_image_tag(
+        Branch.parse("rc-1.4.0"), CommitId.parse("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
+    )
 
     # The tag pattern alone would follow this test image ...
     assert allowed.search(lookalike)

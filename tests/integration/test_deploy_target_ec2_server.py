@@ -1,7 +1,7 @@
 """The EC2 dev target end to end over HTTP: moto in server mode, a real health endpoint.
 
 Unlike the in-process unit tests, boto3 clients here are built by
-``make_client(endpoint_url=...)`` and talk HTTP to a ThreadedMotoServer on
+``AwsSession(endpoint_url=...)`` and talk HTTP to a ThreadedMotoServer on
 loopback, and the health check is the default one (httpx) against a real
 server, so the wiring the Dagger module uses is the wiring tested.
 """
@@ -15,10 +15,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pytest_httpserver import HTTPServer
 
+from pipelines.aws.session import AwsCredentials, AwsSession
 from pipelines.config.deploy import Ec2DeployConfig
 from pipelines.deploy_targets import DeployError, DevDeployment, Ec2DevTarget
 from pipelines.deploy_targets.base import default_http_check
-from pipelines.ecr import AwsCredentials, make_client
+from pipelines.values import AwsRegion
 
 pytestmark = pytest.mark.tools
 
@@ -41,10 +42,9 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def clients(endpoint: str) -> tuple[Any, Any]:
     keys = AwsCredentials(access_key_id="testing", secret_access_key="testing")
-    return (
-        make_client("ec2", region=REGION, credentials=keys, endpoint_url=endpoint),
-        make_client("ssm", region=REGION, credentials=keys, endpoint_url=endpoint),
-    )
+    session = AwsSession(credentials=keys, endpoint_url=endpoint)
+    region = AwsRegion(REGION)
+    return session.client("ec2", region=region), session.client("ssm", region=region)
 
 
 def launch_dev_instance(ec2: Any) -> str:

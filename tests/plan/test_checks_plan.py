@@ -8,7 +8,7 @@ import pytest
 from ci.main import PortablePipelines
 from ci.toolchain import image, toolchain
 from pipelines.config import PipelineConfig, parse_config
-from pipelines.errors import ConfigError, ValidationFailed
+from pipelines.errors import ChecksFailed, ConfigError
 from tests.graph import Graph, render
 from tests.plan.conftest import Seam
 
@@ -97,7 +97,7 @@ async def test_lint_reports_every_failing_command(
 ) -> None:
     seam.answers["Container.exit_code"] = lambda g: 1
     seam.answers["Container.combined_output"] = lambda g: f"problem in {execs(g)[-1][1]}"
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(ChecksFailed) as caught:
         await pipelines(lazy_source).lint()
     text = str(caught.value)
     assert "2 of 2 commands failed" in text
@@ -110,7 +110,7 @@ async def test_lint_fails_on_one_bad_command_only(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     seam.answers["Container.exit_code"] = lambda g: 2 if "format" in execs(g)[-1] else 0
-    with pytest.raises(ValidationFailed, match=r"1 of 2 commands failed"):
+    with pytest.raises(ChecksFailed, match=r"1 of 2 commands failed"):
         await pipelines(lazy_source).lint()
 
 
@@ -142,7 +142,7 @@ async def test_failing_tests_fail_the_call_but_the_report_is_returned(
     assert "test_a" in result.summary
     assert "test_b" in result.summary
 
-    with pytest.raises(ValidationFailed, match=r"unit: 1 passed, 2 failed"):
+    with pytest.raises(ChecksFailed, match=r"unit: 1 passed, 2 failed"):
         await pipelines(lazy_source).test()
 
 
@@ -217,7 +217,7 @@ def _fixed_config(config: PipelineConfig):  # type: ignore[no-untyped-def]
 async def test_lint_applies_the_commit_msg_rule_before_any_container(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
-    with pytest.raises(ValidationFailed, match="carries no ticket id"):
+    with pytest.raises(ChecksFailed, match="carries no ticket id"):
         await pipelines(lazy_source).lint(commit_message="Fix things", branch="main")
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
 

@@ -19,9 +19,9 @@ from moto import mock_aws
 
 from ci.main import PipelineRun, PortablePipelines
 from ci.scan import JSON_REPORT
-from pipelines.ecr import TagExistsError
-from pipelines.errors import InputError
-from pipelines.run_record import RunFailed, verdict
+from pipelines.aws.ecr import TagExistsError
+from pipelines.errors import ChecksFailed, InputError
+from pipelines.run_record import verdict
 from pipelines.status import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
@@ -289,7 +289,7 @@ async def test_dev_does_not_publish_when_a_validation_fails(
         "smoke": "skipped",
     }
     assert [s.state for s in statuses.posted] == ["pending", "failure"]
-    with pytest.raises(RunFailed, match="unit"):
+    with pytest.raises(ChecksFailed, match="unit"):
         run.check()
 
 

@@ -13,7 +13,7 @@ from ci.main import PortablePipelines
 from ci.scan import JSON_REPORT
 from ci.suites import DependencyNotReady
 from pipelines.config import PipelineConfig, is_digest_pinned, parse_config
-from pipelines.errors import ConfigError, InputError, ValidationFailed
+from pipelines.errors import ChecksFailed, ConfigError, InputError
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import Seam
@@ -149,7 +149,7 @@ async def test_failing_smoke_fails_the_call_with_the_failing_tests(
         "<testsuite><testcase classname='tests.smoke' name='test_readyz'>"
         "<failure message='503'/></testcase></testsuite>"
     )
-    with pytest.raises(ValidationFailed, match=r"smoke: 0 passed, 1 failed.*test_readyz"):
+    with pytest.raises(ChecksFailed, match=r"smoke: 0 passed, 1 failed.*test_readyz"):
         await pipelines(lazy_source).smoke()
 
 
@@ -296,7 +296,7 @@ async def test_a_blocking_finding_fails_scan_and_names_it(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     scripted_scan(seam, "several-results.json")
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(ChecksFailed) as caught:
         await pipelines(lazy_source).scan()
     message = str(caught.value)
     assert "CVE-2024-45490" in message  # CRITICAL with a fix: blocks

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from pipelines.aws.session import AwsSession
 from pipelines.config.deploy import DeployConfig, Ec2DeployConfig
 from pipelines.deploy_targets import (
     DeployError,
@@ -18,8 +19,8 @@ from pipelines.deploy_targets import (
     make_target,
 )
 from pipelines.deploy_targets.ec2 import cleanup_script, deploy_script, find_instances
-from pipelines.ecr import make_client
 from pipelines.errors import InputError
+from pipelines.values import AwsRegion
 
 REGION = "eu-west-1"
 DIGEST = "sha256:" + "c" * 64
@@ -100,7 +101,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     # moto's thousands of default AMIs cost seconds per test; MOTO_AMI needs none.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     with mock_aws():
-        yield make_client("ec2", region=REGION), make_client("ssm", region=REGION)
+        yield (
+            AwsSession().client("ec2", region=AwsRegion(REGION)),
+            AwsSession().client("ssm", region=AwsRegion(REGION)),
+        )
 
 
 def record_send_command(ssm: Any) -> list[dict[str, Any]]:

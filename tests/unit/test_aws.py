@@ -1,4 +1,4 @@
-"""ECR helpers, against moto's in-process ECR where moto supports the call."""
+"""AWS helpers (names, sessions, ECR), against moto's in-process AWS where it has the call."""
 
 from __future__ import annotations
 
@@ -10,25 +10,22 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from pipelines.ecr import (
-    AwsCredentials,
+from pipelines.aws.ecr import (
     EcrError,
     RepositorySettings,
     TagExistsError,
-    WebIdentity,
     check_tag_available,
     decode_authorization,
     ensure_repository,
     expire_test_images_policy,
-    make_client,
-    parse_registry,
     registry_credentials,
-    require_region,
-    require_repository,
 )
+from pipelines.aws.names import parse_registry, require_repository
+from pipelines.aws.session import AwsCredentials, AwsSession, WebIdentity
 from pipelines.errors import InputError
+from pipelines.values import AwsRegion
 
-REGION = "eu-west-1"
+REGION = AwsRegion("eu-west-1")
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 MANIFEST = json.dumps(
     {
@@ -47,7 +44,7 @@ MANIFEST = json.dumps(
 @pytest.fixture
 def ecr() -> Iterator[Any]:
     with mock_aws():
-        yield make_client("ecr", region=REGION)
+        yield AwsSession().client("ecr", region=REGION)
 
 
 # --- addresses -----------------------------------------------------------------------------
@@ -78,17 +75,6 @@ def test_a_malformed_registry_is_refused(registry: str, problem: str) -> None:
     assert caught.value.argument == "registry"
     assert problem in caught.value.problem
     assert "123456789012.dkr.ecr.eu-west-1.amazonaws.com" in caught.value.fix
-
-
-@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "ap-southeast-2", "il-central-1"])
-def test_regions(region: str) -> None:
-    assert require_region(region) == region
-
-
-@pytest.mark.parametrize("region", ["EU-WEST-1", "eu-west", "euwest1", "eu-west-1a", ""])
-def test_a_malformed_region_is_refused(region: str) -> None:
-    with pytest.raises(InputError, match="is not an AWS region name"):
-        require_region(region)
 
 
 @pytest.mark.parametrize("name", ["hello-service", "team/hello.service", "a/b/c_d", "ab"])
@@ -146,23 +132,44 @@ def test_bad_authorization_data_is_an_error_without_the_token(response: dict[str
     assert "fix:" in str(caught.value)
 
 
-def test_make_client_with_keys_and_web_identity() -> None:
+def test_a_session_with_keys_makes_clients_in_the_region() -> None:
     with mock_aws():
         keys = AwsCredentials(access_key_id="AKIAEXAMPLE", secret_access_key="sentinel-secret")
         assert "sentinel-secret" not in repr(keys)
-        client = make_client("ecr", region=REGION, credentials=keys)
-        assert client.meta.region_name == REGION
-        identity = WebIdentity(
-            role_arn="arn:aws:iam::123456789012:role/ci", token="sentinel-oidc-token"
-        )
-        assert "sentinel-oidc-token" not in repr(identity)
-        assumed = make_client("ecr", region=REGION, credentials=identity)
-        assert assumed.describe_repositories()["repositories"] == []
+        session = AwsSession.resolve(keys, region=REGION)
+        assert "sentinel-secret" not in repr(session)
+        client = session.client("ecr", region=REGION)
+        assert client.meta.region_name == "eu-west-1"
+        assert client.meta.config.retries["mode"] == "standard"
 
 
-def test_make_client_checks_the_region() -> None:
-    with pytest.raises(InputError, match="not an AWS region name"):
-        make_client("ecr", region="moon-1")
+def test_a_web_identity_is_exchanged_once_for_every_client() -> None:
+    """One STS call however many clients the call makes (counted on botocore's events)."""
+    import boto3
+
+    exchanges: list[str] = []
+    real_client = boto3.session.Session.client
+
+    def counting_client(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        client = real_client(self, service, *args, **kwargs)
+        if service == "sts":
+            client.meta.events.register(
+                "before-call.sts.AssumeRoleWithWebIdentity",
+                lambda **_: exchanges.append("sts"),
+            )
+        return client
+
+    identity = WebIdentity(role_arn="arn:aws:iam::123456789012:role/ci", token="sentinel-oidc")
+    assert "sentinel-oidc" not in repr(identity)
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(boto3.session.Session, "client", counting_client)
+        session = AwsSession.resolve(identity, region=REGION)
+        for service in ("ecr", "ssm", "ec2"):
+            session.client(service, region=REGION)
+        assert session.client("ecr", region=REGION).describe_repositories()["repositories"] == []
+    assert exchanges == ["sts"]
+    assert session.credentials is not None
+    assert session.credentials.session_token
 
 
 # --- repositories --------------------------------------------------------------------------
@@ -264,7 +271,7 @@ def test_a_missing_repository_is_a_clear_error(ecr: Any) -> None:
 def test_a_repository_created_meanwhile_by_another_pipeline_is_used(
     ecr: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.ecr import RepositorySettings, ensure_repository, existing_digest
+    from pipelines.aws.ecr import RepositorySettings, ensure_repository, existing_digest
 
     ecr.create_repository(repositoryName="raced", imageTagMutability="IMMUTABLE")
     real_describe = ecr.describe_repositories

@@ -1,0 +1,249 @@
+"""Value types: parsed once where they enter (an argument, a config key), then carried as types.
+
+Each has one grammar, the same for every function that takes one, matched
+against the whole string (a trailing newline from a shell capture is
+refused, never let through). ``parse`` raises :class:`InputError` naming the
+argument and the fix; past it, a :class:`CommitId` or an :class:`ImageRef`
+is known good and nothing re-checks it.
+
+- :class:`CommitId`: a full 40-hex commit id, lowercased.
+- :class:`Digest`: ``sha256:`` and 64 lowercase hex digits.
+- :class:`ImageRef`: an OCI image reference with a tag, a digest or both.
+- :class:`Branch`: a branch name and the slugs made from it (tags, namespaces).
+- :class:`AwsRegion`: an AWS region name such as ``eu-west-1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from pipelines.errors import InputError
+
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+SHORT_COMMIT = 7
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# Something digest-shaped, to tell a bad digest from a tag in messages.
+_DIGEST_LIKE = re.compile(r"[a-z0-9]+:[0-9a-fA-F]+|sha256:.*", re.DOTALL)
+
+# The OCI distribution grammar (distribution/reference), without IPv6 hosts:
+#   name      := [domain "/"] path ; domain := host [":" port]
+#   path      := component ("/" component)* ; component := [a-z0-9]+ (separator [a-z0-9]+)*
+#   separator := "_" | "__" | "." | "-"+
+#   tag       := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+_HOST = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_COMPONENT = r"[a-z0-9]+(?:(?:_|__|\.|-+)[a-z0-9]+)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_IMAGE = re.compile(
+    rf"(?P<name>(?:{_HOST}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+TAG = re.compile(_TAG)
+# Docker's rule: the first path part names a registry when it looks like a host.
+_DEFAULT_REGISTRY = "docker.io"
+
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A truncated slug ends in a hash of the full name, so two long branches that
+# share a prefix still get different tags and namespaces.
+_SLUG_HASH = 6
+# The longest slug a tag `<slug>-<sha7>` leaves room for (OCI tags: 128).
+MAX_BRANCH_SLUG = 128 - 1 - SHORT_COMMIT
+
+
+@dataclass(frozen=True)
+class CommitId:
+    """A full commit id, lowercased: ``0123...cdef`` (40 hex digits)."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, text: str, *, argument: str = "sha") -> CommitId:
+        if not _COMMIT.fullmatch(text):
+            raise InputError(
+                argument=argument,
+                problem=f"expected a full 40-hex-digit commit id, got {text!r}",
+                fix="pass the full commit id, e.g. `--sha=$(git rev-parse HEAD)`",
+            )
+        return cls(text.lower())
+
+    @property
+    def short(self) -> str:
+        return self.value[:SHORT_COMMIT]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A content digest: ``sha256:`` and 64 lowercase hex digits."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, text: str, *, argument: str = "digest") -> Digest:
+        if _DIGEST.fullmatch(text):
+            return cls(text)
+        after_at = text.rsplit("@", 1)[-1]
+        if text != text.strip():
+            problem = f"{text!r} has spaces or a newline around it"
+            fix = "strip it (a cmd:// secret or a shell capture keeps the trailing newline)"
+        elif "@" in text and _DIGEST.fullmatch(after_at):
+            problem = f"{text!r} is a full image reference"
+            fix = f"pass only the digest: --{argument}={after_at}"
+        elif _DIGEST_LIKE.fullmatch(after_at):
+            problem = f"{text!r} is not a sha256 digest (sha256: and 64 lowercase hex digits)"
+            fix = "copy the digest the release pipeline printed for the release candidate"
+        else:
+            problem = (
+                f"{text!r} looks like a tag; staging and prod are promoted by digest only, "
+                "since a tag can be moved to another image after review"
+            )
+            fix = (
+                "pass the digest the release pipeline printed for that release candidate "
+                "(or `aws ecr describe-images --image-ids imageTag=<tag>`)"
+            )
+        raise InputError(argument=argument, problem=problem, fix=fix)
+
+    @property
+    def hex(self) -> str:
+        return self.value.removeprefix("sha256:")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """``[registry/]repository[:tag][@sha256:...]`` with a tag, a digest or both."""
+
+    # The registry (when named) and the repository path, e.g. ``host/team/app``.
+    name: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @classmethod
+    def parse(cls, text: str, *, argument: str = "image") -> ImageRef:
+        match = _IMAGE.fullmatch(text)
+        if match is None or not (match["tag"] or match["digest"]):
+            raise InputError(
+                argument=argument,
+                problem=f"{text!r} is not an image reference with a tag or digest",
+                fix=f"pass e.g. --{argument}=123456789012.dkr.ecr.eu-west-1.amazonaws.com/"
+                "hello-service@sha256:<64 hex> (what publish printed; a digest pins exactly "
+                "one image)",
+            )
+        digest = Digest(match["digest"]) if match["digest"] else None
+        return cls(name=match["name"], tag=match["tag"], digest=digest)
+
+    @classmethod
+    def pinned(cls, published: str) -> ImageRef:
+        """What a registry answered a push with (``repo:tag@sha256:...``), digest required."""
+        ref = cls.parse(published.strip(), argument="image")
+        if ref.digest is None:
+            raise ValueError(f"the registry returned {published!r}, which has no digest")
+        return ref
+
+    @property
+    def registry(self) -> str:
+        first, _, rest = self.name.partition("/")
+        if rest and ("." in first or ":" in first or first == "localhost"):
+            return first
+        return _DEFAULT_REGISTRY
+
+    @property
+    def by_digest(self) -> str:
+        """``name@sha256:...``: what a deployment pins (the tag dropped)."""
+        if self.digest is None:
+            raise ValueError(f"{self} has no digest")
+        return f"{self.name}@{self.digest}"
+
+    def __str__(self) -> str:
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{self.name}{tag}{digest}"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A branch name as git shows it, and the slugs that name its images and namespaces."""
+
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, *, argument: str = "branch") -> Branch:
+        name = text.removeprefix("refs/heads/")
+        if _CONTROL.search(name):
+            raise InputError(
+                argument=argument,
+                problem=f"branch name {text!r} contains a control character (a newline?)",
+                fix="pass the branch name as git shows it, e.g. `--branch=feature/abc-123`",
+            )
+        if not _NOT_SLUG.sub("-", name.lower()).strip("-"):
+            raise InputError(
+                argument=argument,
+                problem=f"branch name {text!r} has no letters or digits, so it cannot name "
+                "an image tag or a namespace",
+                fix="pass the branch name as git shows it, e.g. `--branch=feature/abc-123`",
+            )
+        return cls(name)
+
+    def slug(self, max_length: int = MAX_BRANCH_SLUG) -> str:
+        """``feature/ABC-12_New UI`` -> ``feature-abc-12-new-ui``.
+
+        Lowercase, ``[a-z0-9-]``, no leading, trailing or doubled ``-``; at most
+        ``max_length`` characters (a truncated slug ends in a short hash of the
+        branch name, to stay unique).
+        """
+        if max_length < _SLUG_HASH + 2:
+            raise ValueError(f"max_length {max_length} leaves no room for a slug")
+        slug = _NOT_SLUG.sub("-", self.name.lower()).strip("-")
+        if len(slug) <= max_length:
+            return slug
+        digest = hashlib.sha256(self.name.encode()).hexdigest()[:_SLUG_HASH]
+        head = slug[: max_length - _SLUG_HASH - 1].rstrip("-")
+        return f"{head}-{digest}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class AwsRegion:
+    """An AWS region name: ``eu-west-1``, ``us-gov-west-1``."""
+
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, *, argument: str = "region") -> AwsRegion:
+        problem = region_problem(text)
+        if problem is not None:
+            raise InputError(argument=argument, problem=problem, fix="write it like eu-west-1")
+        return cls(text)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def region_problem(text: str) -> str | None:
+    """Why ``text`` is not an AWS region name, or None (for config readers)."""
+    return None if _REGION.fullmatch(text) else f"{text!r} is not an AWS region name"
+
+
+def digest_problem(text: str) -> str | None:
+    """Why ``text`` is not a sha256 digest, or None (for config readers)."""
+    return None if _DIGEST.fullmatch(text) else f"{text!r} is not a sha256 digest"
+
+
+def is_digest_pinned(image: str) -> bool:
+    """True when ``image`` is a reference that carries a sha256 digest."""
+    match = _IMAGE.fullmatch(image)
+    return match is not None and match["digest"] is not None
