@@ -23,7 +23,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.runner import Pipeline, Step, StepFactory, pipeline
+from pipelines.stepgraph import Pipeline, Step, StepFactory, pipeline
 
 # Seconds each step takes in a real CI run of the reference service.
 PROFILE: dict[str, float] = {

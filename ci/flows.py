@@ -1,6 +1,6 @@
 """The pipelines' building blocks: steps for the core's runner, and one run's wrap-up.
 
-A step is a coroutine for :mod:`pipelines.runner`; it returns its key output
+A step is a coroutine for :mod:`pipelines.stepgraph`; it returns its key output
 or raises. Validation steps file their reports into a shared dict as they
 finish, so the run's report directory holds every report, failed or not.
 """
@@ -20,9 +20,9 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import ChecksFailed
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
-from pipelines.runner import PipelineResult, Step, pipeline
 from pipelines.status import CommitStatus, CommitStatusClient, final_status
 from pipelines.status.base import StatusPostError
+from pipelines.stepgraph import PipelineResult, Step, pipeline
 
 Reports = dict[str, dagger.File]
 SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")

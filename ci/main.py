@@ -33,8 +33,8 @@ from pipelines.promotion import AlreadyPromoted, make_change_request_client, pro
 from pipelines.release_record import RELEASE_FILE, ReleaseRecord
 from pipelines.release_record import to_json as release_json
 from pipelines.run_record import verdict
-from pipelines.runner import Step
 from pipelines.status import CommitStatusClient, make_status_client
+from pipelines.stepgraph import Step
 from pipelines.urls import check_http_url
 from pipelines.values import Branch, CommitId
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import PipelinesError
-from pipelines.runner import PipelineResult, StepResult, StepStatus, render_summary
+from pipelines.stepgraph import PipelineResult, StepResult, StepStatus, render_summary
 
 RECORD_FILE = "run.json"
 FORMAT_VERSION = 1

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from pipelines.config.status import StatusConfig
 from pipelines.errors import InputError
-from pipelines.runner import PipelineResult, StepStatus
 from pipelines.status._http import RetryPolicy
 from pipelines.status.base import (
     MAX_DESCRIPTION,
@@ -25,6 +24,7 @@ from pipelines.status.base import (
 )
 from pipelines.status.github import GitHubStatusClient
 from pipelines.status.gitlab import GitLabStatusClient
+from pipelines.stepgraph import PipelineResult, StepStatus
 
 __all__ = [
     "CLIENTS",

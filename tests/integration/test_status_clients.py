@@ -14,7 +14,6 @@ from werkzeug import Request, Response
 
 from pipelines.config.status import StatusConfig
 from pipelines.errors import InputError
-from pipelines.runner import Step, pipeline
 from pipelines.status import (
     CommitStatus,
     GitHubStatusClient,
@@ -25,6 +24,7 @@ from pipelines.status import (
     make_status_client,
 )
 from pipelines.status._http import retry_after_seconds
+from pipelines.stepgraph import Step, pipeline
 
 SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 TOKEN = "sentinel-token-5f3a9c"

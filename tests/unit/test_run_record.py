@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.errors import PipelinesError
 from pipelines.run_record import from_json, to_json, verdict
-from pipelines.runner import PipelineResult, StepResult, StepStatus
+from pipelines.stepgraph import PipelineResult, StepResult, StepStatus
 
 
 def result(*statuses: StepStatus) -> PipelineResult:

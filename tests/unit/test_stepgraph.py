@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from pipelines.errors import InputError
-from pipelines.runner import (
+from pipelines.stepgraph import (
     Pipeline,
     PipelineDefinitionError,
     PipelineResult,

@@ -53,8 +53,8 @@ class StepStatus(enum.StrEnum):
     NOT_RUN = "not-run"
 
 
-class PipelineDefinitionError(PipelinesError):
-    """The step graph itself is wrong: raised when the pipeline is built."""
+class PipelineDefinitionError(ValueError):
+    """The step graph itself is wrong (a bug in its definition): raised when it is built."""
 
 
 @dataclass(frozen=True, kw_only=True)
