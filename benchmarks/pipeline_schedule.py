@@ -23,7 +23,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.stepgraph import Pipeline, Step, StepFactory, pipeline
+from pipelines.stepgraph import Pipeline, Step, StepInputs, StepOutput, StepRun, pipeline
 
 # Seconds each step takes in a real CI run of the reference service.
 PROFILE: dict[str, float] = {
@@ -41,15 +41,15 @@ MAX_CRITICAL_PATH_RATIO = 1.1
 MAX_SUM_RATIO = 0.55
 
 
-def sleeper(seconds: float) -> StepFactory:
-    async def run() -> str | None:
+def sleeper(seconds: float) -> StepRun[None]:
+    async def run(_inputs: StepInputs) -> StepOutput[None]:
         await anyio.sleep(seconds)
-        return None
+        return StepOutput()
 
     return run
 
 
-def pre_merge(durations: Mapping[str, float]) -> Pipeline:
+def pre_merge(durations: Mapping[str, float]) -> Pipeline[None]:
     return pipeline(
         "pre-merge",
         [
@@ -63,7 +63,7 @@ def pre_merge(durations: Mapping[str, float]) -> Pipeline:
     )
 
 
-def critical_path(graph: Pipeline, durations: Mapping[str, float]) -> float:
+def critical_path(graph: Pipeline[None], durations: Mapping[str, float]) -> float:
     """The longest chain of dependent durations: no scheduler can beat it."""
     finish: dict[str, float] = {}
     steps = {s.name: s for s in graph.steps}

@@ -1,188 +1,137 @@
-"""The pipelines' building blocks: steps for the core's runner, and one run's wrap-up.
+"""The three pipelines as step graphs, as docs/pipelines/ draws them, and how a run ends.
 
-A step is a coroutine for :mod:`pipelines.stepgraph`; it returns its key output
-or raises. Validation steps file their reports into a shared dict as they
-finish, so the run's report directory holds every report, failed or not.
+Data flows along the edges: ``publish`` hands the pushed image to
+``deploy``, ``deploy`` hands the deployed app (its URL) to ``smoke``. Every
+step keeps its reports in its output; :func:`run` collects them, posts the
+commit statuses and writes ``run.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass
 
 import dagger
 from dagger import dag
 
-from ci import publishing, suites, toolchain
+from ci import steps
+from ci.registry import Login
 from ci.results import PipelineRun
-from ci.scan import scan_and_gate
 from pipelines.config import PipelineConfig
-from pipelines.errors import ChecksFailed
+from pipelines.deploy_targets import DevDeployTarget
+from pipelines.publishing import PublishPlan
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
 from pipelines.status import CommitStatus, CommitStatusClient, final_status
 from pipelines.status.base import StatusPostError
-from pipelines.stepgraph import PipelineResult, Step, pipeline
+from pipelines.stepgraph import Step, pipeline
+from pipelines.values import Branch, CommitId
 
-Reports = dict[str, dagger.File]
-SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")
-
-
-def lint_step(source: dagger.Directory, config: PipelineConfig) -> Step:
-    async def run() -> str:
-        return await suites.run_lint(source, config)
-
-    return Step(name="lint", run=run)
+Steps = list[Step[dagger.File]]
+VALIDATIONS = ("lint", "unit", "build")
 
 
-def suite_step(
+def dev(
     source: dagger.Directory,
     config: PipelineConfig,
-    suite: str,
-    reports: Reports,
     *,
-    depends_on: tuple[str, ...] = (),
-    url: Callable[[], str] | None = None,
-) -> Step:
-    """A test suite; ``url`` is read when the step starts (a deploy step sets it)."""
-
-    async def run() -> str:
-        result = await suites.run_suite(source, config, suite, url() if url else None)
-        reports[f"junit/{suite}.xml"] = result.report
-        if result.exit_code != 0:
-            raise ChecksFailed(result.summary)
-        return result.summary
-
-    return Step(name=suite, run=run, depends_on=depends_on)
-
-
-def build_step(source: dagger.Directory, config: PipelineConfig, *, every_platform: bool) -> Step:
-    """Build the image: for every configured platform when it will be pushed, else
-    for the engine's own platform, the very graph the suites and the scan use
-    (so it is built once, not once per platform under emulation)."""
-
-    async def run() -> str:
-        if every_platform:
-            for variant in publishing.platform_variants(source, config):
-                await variant.sync()
-            return f"image built ({', '.join(config.build.platforms) or 'engine platform'})"
-        await toolchain.image(source, config).sync()
-        return "image built (engine platform)"
-
-    return Step(name="build", run=run)
+    plan: PublishPlan,
+    login: Login,
+    target: DevDeployTarget,
+    branch: Branch,
+) -> Steps:
+    """lint, unit and build at once -> publish -> deploy -> smoke against the deployment."""
+    return [
+        steps.lint(source, config),
+        steps.suite(source, config, "unit"),
+        steps.build(source, config, every_platform=True),
+        steps.publish(source, config, plan, login, depends_on=VALIDATIONS),
+        steps.deploy(target, config, branch),
+        steps.suite(source, config, "smoke", depends_on=("deploy",), against="deploy"),
+    ]
 
 
-def scan_step(
+def pre_merge(source: dagger.Directory, config: PipelineConfig) -> Steps:
+    """lint, unit and build at once -> smoke, integration, e2e and the scan at once."""
+    after_build = ("build",)
+    return [
+        steps.lint(source, config),
+        steps.suite(source, config, "unit"),
+        steps.build(source, config, every_platform=False),
+        steps.suite(source, config, "smoke", depends_on=after_build),
+        steps.suite(source, config, "integration", depends_on=after_build),
+        steps.suite(source, config, "e2e", depends_on=after_build),
+        steps.scan(source, config, run_stamp=uuid.uuid4().hex, depends_on=after_build),
+    ]
+
+
+def release(
     source: dagger.Directory,
     config: PipelineConfig,
-    reports: Reports,
     *,
-    run_stamp: str,
-    depends_on: tuple[str, ...],
-    every_platform: bool = False,
-) -> Step:
-    """The Trivy gate on the engine-platform image, or on every image to be pushed.
-
-    With several platforms each variant is scanned (its packages differ) and
-    its reports filed under ``scan/<os>-<arch>/``; one DB download serves all.
-    The first platform's reports also stand at ``scan/``, where CI uploads
-    them to code scanning and the GitLab security report.
-    """
-
-    async def run() -> str:
-        platforms = config.build.platforms if every_platform else ()
-        if not platforms:
-            result = await scan_and_gate(source, config, run_stamp=run_stamp)
-            for name in SCAN_REPORTS:
-                reports[f"scan/{name}"] = result.reports.file(name)
-            if not result.passed:
-                raise ChecksFailed(result.summary)
-            return "scan gate passed"
-        failed = []
-        for platform, variant in zip(
-            platforms, publishing.platform_variants(source, config), strict=True
-        ):
-            label = platform.replace("/", "-")
-            result = await scan_and_gate(source, config, run_stamp=run_stamp, built=variant)
-            for name in SCAN_REPORTS:
-                reports[f"scan/{label}/{name}"] = result.reports.file(name)
-                if platform == platforms[0]:
-                    reports[f"scan/{name}"] = result.reports.file(name)
-            if not result.passed:
-                failed.append(f"{platform}: {result.summary}")
-        if failed:
-            raise ChecksFailed("\n".join(failed))
-        return f"scan gate passed ({', '.join(platforms)})"
-
-    return Step(name="scan", run=run, depends_on=depends_on)
+    plan: PublishPlan,
+    login: Login,
+    release_of: steps.ReleaseOf,
+) -> Steps:
+    """build (every platform) -> the scan gate on each -> publish, recording release.json."""
+    return [
+        steps.build(source, config, every_platform=True),
+        steps.scan(
+            source, config, run_stamp=uuid.uuid4().hex, depends_on=("build",), every_platform=True
+        ),
+        steps.publish(source, config, plan, login, depends_on=("scan",), release=release_of),
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunContext:
     """What every pipeline run reports against: the commit, the CI run, the status."""
 
-    sha: str
+    name: str
+    sha: CommitId
     run_url: str | None
     status: CommitStatusClient | None
     status_context: str
 
 
-def status_context(config: PipelineConfig, pipeline_name: str) -> str:
-    """The commit-status name of a pipeline: from [status], else pipelines/<name>."""
-    if config.status is None:
-        return f"pipelines/{pipeline_name}"
-    return {
-        "dev": config.status.dev_context,
-        "pre-merge": config.status.pre_merge_context,
-        "release": config.status.release_context,
-    }[pipeline_name]
-
-
-async def run_pipeline(
-    name: str,
-    steps: list[Step],
-    *,
-    reports: Reports,
-    run: RunContext,
-    extra: dict[str, str] | None = None,
+async def run(
+    graph: Steps, context: RunContext, *, extra: dict[str, str] | None = None
 ) -> PipelineRun:
     """Post pending, run the steps, post the final status, collect the reports."""
     problems: list[str] = []
 
-    async def post(status: CommitStatusClient, commit_status: CommitStatus) -> None:
+    async def post(commit_status: CommitStatus) -> None:
         """Post; a status that cannot be posted fails the run, and says so, at the end."""
+        if context.status is None:
+            return
         try:
-            await status.post(commit_status)
+            await context.status.post(commit_status)
         except StatusPostError as error:
             problems.append(
                 f"commit status {commit_status.context}={commit_status.state} "
                 f"was not posted: {error}"
             )
 
-    if run.status is not None:
-        await post(
-            run.status,
-            CommitStatus(
-                sha=run.sha,
-                state="pending",
-                context=run.status_context,
-                description=f"{name}: running",
-                target_url=run.run_url,
-            ),
+    sha = context.sha.value
+    await post(
+        CommitStatus(
+            sha=sha,
+            state="pending",
+            context=context.status_context,
+            description=f"{context.name}: running",
+            target_url=context.run_url,
         )
-    result: PipelineResult = await pipeline(name, steps).run()
-    if run.status is not None:
-        await post(
-            run.status,
-            final_status(result, sha=run.sha, context=run.status_context, target_url=run.run_url),
-        )
+    )
+    result = await pipeline(context.name, graph).run()
+    await post(
+        final_status(result, sha=sha, context=context.status_context, target_url=context.run_url)
+    )
     summary = "\n".join([result.summary(), *problems])
     directory = dag.directory()
-    for path, file in sorted(reports.items()):
+    for path, file in result.reports.items():
         directory = directory.with_file(path, file)
-    record = run_json(result, problems=tuple(problems), extra={"commit": run.sha, **(extra or {})})
+    record = run_json(result, problems=tuple(problems), extra={"commit": sha, **(extra or {})})
     directory = directory.with_new_file(RECORD_FILE, record).with_new_file(
         "summary.txt", summary + "\n"
     )
-    passed = result.ok and not problems
-    return PipelineRun(passed=passed, summary=summary, reports=directory)
+    return PipelineRun(passed=result.ok and not problems, summary=summary, reports=directory)

@@ -1,10 +1,11 @@
-"""Portable Pipelines: the Dagger module's main object.
+"""Portable Pipelines: the Dagger module's main object, its functions and their arguments.
 
-Each function reads the service's pipelines.toml once (``ci.context``),
-checks its arguments, and delegates: ``ci.suites`` runs lint and tests,
-``ci.scan`` the Trivy gate, ``ci.publishing`` the ECR push, ``ci.deploying``
-the dev deployment and ``ci.flows`` the pipelines. Arguments are checked
-before any container work, so a mistake costs seconds, not a build.
+Each function parses its arguments into the core's types (``pipelines.values``,
+``pipelines.requests``) and reads the service's pipelines.toml once, before
+any container work, so a mistake costs seconds, not a build. Then it hands
+over: ``ci.suites`` runs lint and tests, ``ci.trivy`` the scan gate,
+``ci.registry`` the ECR push, the core's deploy targets the dev deployment,
+``ci.flows`` the pipelines.
 """
 
 # No `from __future__ import annotations` here: the SDK reads each field's
@@ -14,48 +15,48 @@ import uuid
 from typing import Annotated
 
 import dagger
-from dagger import DefaultPath, Doc, Ignore, check, dag, function
+from dagger import DefaultPath, Doc, Ignore, check
 
-from ci import deploying, flows, publishing, services, suites, toolchain
-from ci._sdk import object_type, uncached_function
-from ci.aws import aws_credentials, aws_env, aws_session, plaintext
+from ci import flows, registry, services, steps, suites, toolchain, trivy
+from ci._sdk import function, object_type, uncached_function
+from ci.arguments import (
+    SOURCE_IGNORE,
+    BranchName,
+    DeploymentUrl,
+    Manifests,
+    RegistryPassword,
+    RegistryUsername,
+    ReportStatus,
+    RunUrl,
+    ScanImage,
+    Sha,
+)
 from ci.context import load_config
-from ci.results import PipelineRun, ScanResult, SuiteResult
-from ci.scan import check_request as check_scan_request
-from ci.scan import scan_and_gate
-from pipelines import commit_msg
+from ci.credentials import AwsSecrets, aws_session, optional_aws_session, plaintext
+from ci.kubectl import environment
+from ci.results import PipelineRun, ScanResult, SuiteResult, require_passed
 from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
-from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
-from pipelines.errors import ChecksFailed, InputError
+from pipelines.deploy_targets import DevDeployTarget, make_target, target_kind
 from pipelines.promote import check_digest, overlay_path
 from pipelines.promotion import AlreadyPromoted, make_change_request_client, propose_promotion
-from pipelines.release_record import RELEASE_FILE, ReleaseRecord
-from pipelines.release_record import to_json as release_json
+from pipelines.publishing import plan_publish
+from pipelines.requests import (
+    VERSION_FILE,
+    ScanRequest,
+    SuiteRequest,
+    TestImage,
+    publish_target,
+    version_from_file,
+)
 from pipelines.run_record import verdict
 from pipelines.status import CommitStatusClient, make_status_client
-from pipelines.stepgraph import Step
 from pipelines.urls import check_http_url
-from pipelines.values import Branch, CommitId
+from pipelines.values import Branch, CommitId, ImageRef
 
 __all__ = ["PipelineRun", "PortablePipelines", "ScanResult", "SuiteResult"]
 
 REFERENCE_SERVICE = "examples/hello-service"
-# Where release reads its version when --version is not given.
-VERSION_FILE = "VERSION"
-# Never uploaded with --source: caches and environments that are large,
-# machine-specific, and irrelevant to the service's build.
-SOURCE_IGNORE = [
-    ".git",
-    "**/.venv",
-    "**/node_modules",
-    "**/__pycache__",
-    "**/.mypy_cache",
-    "**/.ruff_cache",
-    "**/.pytest_cache",
-    "reports",
-]
-MANIFESTS_DOC = "Where [deploy.eks] overlay paths start (default: --source)"
 
 
 @object_type
@@ -97,9 +98,6 @@ class PortablePipelines:
         Doc("Token that may push a branch and open a pull/merge request (promote)"),
     ] = None
 
-    async def _config(self) -> PipelineConfig:
-        return await load_config(self.source)
-
     # --- checks and builds -------------------------------------------------
 
     @function
@@ -119,37 +117,12 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Run every [lint] command; report all failures, not just the first."""
-        config = await self._config()
+        config = await load_config(self.source)
         if commit_message is not None:
-            await self._check_commit_message(commit_message, branch, ticket_pattern)
-        return await suites.run_lint(self.source, config)
-
-    async def _check_commit_message(
-        self, message: str, branch: str | None, pattern: str | None
-    ) -> None:
-        """The commit-msg hook's rule (pipelines.commit_msg), applied before any container."""
-        pyproject = (
-            await self.source.file("pyproject.toml").contents()
-            if await self.source.exists("pyproject.toml")
-            else None
-        )
-        rule = commit_msg.ticket_pattern(
-            environ={commit_msg.PATTERN_ENV: pattern} if pattern else {},
-            pyproject_text=pyproject,
-        )
-        verdict = commit_msg.check_commit_message(message, branch=branch, pattern=rule)
-        if not verdict.accepted:
-            raise ChecksFailed(verdict.reason)
-
-    async def _suite(self, suite: str, url: str | None = None) -> SuiteResult:
-        clean_url = suites.check_request(suite, url)
-        return await suites.run_suite(self.source, await self._config(), suite, clean_url)
-
-    async def _validate(self, suite: str, url: str | None = None) -> str:
-        result = await self._suite(suite, url)
-        if result.exit_code != 0:
-            raise ChecksFailed(result.summary)
-        return result.summary
+            await suites.check_commit_message(
+                self.source, commit_message, branch=branch, pattern=ticket_pattern
+            )
+        return (await suites.run_lint(self.source, config)).check()
 
     # Never cached: with --url the outcome depends on a deployment outside the graph.
     @uncached_function
@@ -163,15 +136,16 @@ class PortablePipelines:
         """Run one suite and return its report even when tests fail.
 
         Export it with `test-report --suite=unit report export --path=reports/unit.xml`;
-        `test`, `smoke`, `integration` and `e2e` fail the call instead.
+        chain `check` to fail the call as `test`, `smoke`, `integration` and `e2e` do.
         """
-        return await self._suite(suite, url)
+        request = SuiteRequest.parse(suite, url)
+        return await suites.run_suite(self.source, await load_config(self.source), request)
 
     @function
     @check
     async def test(self) -> str:
         """Run the unit suite; fail the call when any test fails."""
-        return await self._validate("unit")
+        return (await self.test_report("unit")).check()
 
     @function
     async def build(
@@ -181,119 +155,94 @@ class PortablePipelines:
         ] = None,
     ) -> dagger.Container:
         """Build the service's image from its Dockerfile ([build] in pipelines.toml)."""
-        return toolchain.image(self.source, await self._config(), platform)
+        return toolchain.image(self.source, await load_config(self.source), platform)
 
     # Never cached: with --url it tests a deployment that changes outside the graph.
     @uncached_function
-    async def smoke(
-        self,
-        url: Annotated[
-            str | None,
-            Doc("Test this deployment (e.g. the dev environment) instead of the built image"),
-        ] = None,
-    ) -> str:
+    async def smoke(self, url: DeploymentUrl = None) -> str:
         """Run the smoke suite against the built image as a service, or against --url."""
-        return await self._validate("smoke", url)
+        return (await self.test_report("smoke", url)).check()
 
     @function
     async def integration(self) -> str:
         """Run the integration suite against the app and its [[dependencies]]."""
-        return await self._validate("integration")
+        return (await self.test_report("integration")).check()
 
     @function
     async def e2e(self) -> str:
         """Run the end-to-end suite against the whole stack."""
-        return await self._validate("e2e")
+        return (await self.test_report("e2e")).check()
 
     @function
     async def serve(self) -> dagger.Service:
         """The built image as a service, with its dependencies (`serve up --ports 8080:8080`)."""
-        config = await self._config()
-        values = services.generate_secrets(config.dependencies)
-        running = {d.name: services.dependency_service(d, values) for d in config.dependencies}
-        return services.app_service(toolchain.image(self.source, config), config, running, values)
-
-    async def _scan(
-        self, image: str | None, registry_username: str, registry_password: dagger.Secret | None
-    ) -> ScanResult:
-        check_scan_request(image, registry_password)
-        return await scan_and_gate(
-            self.source,
-            await self._config(),
-            image=image,
-            registry_username=registry_username,
-            registry_password=registry_password,
-        )
+        return services.serve(self.source, await load_config(self.source))
 
     # Never cached: the vulnerability DB changes every day.
     @uncached_function
     async def scan_report(
         self,
-        image: Annotated[
-            str | None, Doc("Scan this published image instead of building --source")
-        ] = None,
-        registry_username: Annotated[str, Doc("Registry user for --image (ECR: AWS)")] = "AWS",
-        registry_password: Annotated[
-            dagger.Secret | None, Doc("Registry password for --image, e.g. env://ECR_TOKEN")
-        ] = None,
+        image: ScanImage = None,
+        registry_username: RegistryUsername = "AWS",
+        registry_password: RegistryPassword = None,
     ) -> ScanResult:
-        """Scan and gate, returning every report even when the gate fails."""
-        return await self._scan(image, registry_username, registry_password)
+        """Scan and gate, returning every report even when the gate fails (chain `check`)."""
+        request = ScanRequest.parse(
+            image, registry_username=registry_username, has_password=registry_password is not None
+        )
+        config = await load_config(self.source)
+        return await trivy.scan_and_gate(
+            self.source, config, request, registry_password=registry_password
+        )
 
     # Never cached: the vulnerability DB changes every day.
     @uncached_function
     async def scan(
         self,
-        image: Annotated[
-            str | None, Doc("Scan this published image instead of building --source")
-        ] = None,
-        registry_username: Annotated[str, Doc("Registry user for --image (ECR: AWS)")] = "AWS",
-        registry_password: Annotated[
-            dagger.Secret | None, Doc("Registry password for --image, e.g. env://ECR_TOKEN")
-        ] = None,
+        image: ScanImage = None,
+        registry_username: RegistryUsername = "AWS",
+        registry_password: RegistryPassword = None,
     ) -> str:
         """Scan the image with Trivy and fail when a finding blocks the gate ([scan])."""
-        result = await self._scan(image, registry_username, registry_password)
-        if not result.passed:
-            raise ChecksFailed(result.summary)
-        return result.summary
+        return (await self.scan_report(image, registry_username, registry_password)).check()
 
     # --- release path ------------------------------------------------------
 
-    async def _aws(self, config: PipelineConfig, region: str = "us-east-1") -> AwsSession:
-        role = self.aws_role_arn or (config.publish.role_arn if config.publish else None)
-        credentials = await aws_credentials(
+    def _aws_secrets(self, config: PipelineConfig) -> AwsSecrets:
+        return AwsSecrets(
             access_key_id=self.aws_access_key_id,
             secret_access_key=self.aws_secret_access_key,
             session_token=self.aws_session_token,
             web_identity_token=self.aws_web_identity_token,
-            role_arn=role,
+            role_arn=self.aws_role_arn or (config.publish.role_arn if config.publish else None),
         )
-        return await aws_session(credentials, region=region)
 
-    async def _aws_env(self, config: PipelineConfig, region: str) -> dict[str, dagger.Secret]:
-        """AWS keys for tools that read them from the environment (kubectl's
-        `aws eks get-token`); an OIDC token is exchanged for the role's keys first.
-        None at all is fine: the kubeconfig may carry its own credentials."""
-        if self.aws_web_identity_token is None and self.aws_access_key_id is None:
-            return {}
-        return aws_env(await self._aws(config, region))
+    async def _aws(self, config: PipelineConfig) -> AwsSession:
+        """The call's AWS session, resolved once (an OIDC token is exchanged here)."""
+        return await aws_session(self._aws_secrets(config), region=config.aws_region)
 
-    async def _login(
-        self, config: PipelineConfig, plan: publishing.PublishPlan
-    ) -> publishing.Login:
-        settings = publishing.publish_settings(config)
-        return await publishing.registry_login(settings, plan, await self._aws(config))
+    async def _optional_aws(self, config: PipelineConfig) -> AwsSession | None:
+        return await optional_aws_session(self._aws_secrets(config), region=config.aws_region)
 
-    async def _push(
-        self, config: PipelineConfig, plan: publishing.PublishPlan, login: publishing.Login
-    ) -> publishing.Published:
-        return await publishing.push(publishing.platform_variants(self.source, config), plan, login)
+    async def _target(
+        self, config: PipelineConfig, manifests: dagger.Directory | None, aws: AwsSession | None
+    ) -> DevDeployTarget:
+        """The configured dev target, made with what it needs (checked before any work)."""
+        deploy = config.require_deploy()
+        if aws is None and target_kind(deploy).needs_aws:
+            aws = await self._aws(config)
+        env = environment(
+            aws=aws,
+            manifests=manifests or self.source,
+            kubeconfig=self.kubeconfig,
+            run_stamp=uuid.uuid4().hex,
+        )
+        return make_target(deploy, env)
 
     @uncached_function
     async def publish(
         self,
-        sha: Annotated[str, Doc("The full commit id the image is built from")],
+        sha: Sha,
         branch: Annotated[
             str | None, Doc("Push a test image <branch-slug>-<sha7> to the test repository")
         ] = None,
@@ -302,57 +251,39 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Build and push the image to ECR; print repository@sha256:digest."""
-        CommitId.parse(sha)
-        config = await self._config()
-        plan = publishing.plan_publish(config, sha=sha, branch=branch, version=version)
-        return (await self._push(config, plan, await self._login(config, plan))).ref
-
-    async def _deploy_target(
-        self, config: PipelineConfig, manifests: dagger.Directory | None, run_stamp: str
-    ) -> DevDeployTarget:
-        settings = deploying.deploy_settings(config)
-        session = await self._aws(config) if settings.target == "ec2" else None
-        region = settings.eks.region if settings.eks else "us-east-1"
-        return await deploying.target(
-            config,
-            manifests=manifests or self.source,
-            kubeconfig=self.kubeconfig,
-            aws_env=await self._aws_env(config, region) if settings.target == "eks" else {},
-            session=session,
-            run_stamp=run_stamp,
-        )
+        commit, target = CommitId.parse(sha), publish_target(branch=branch, version=version)
+        config = await load_config(self.source)
+        plan = plan_publish(config.require_publish(), commit=commit, target=target)
+        login = await registry.login(config, plan, await self._aws(config))
+        variants = registry.platform_variants(self.source, config)
+        return str((await registry.push(variants, plan, login)).ref)
 
     @uncached_function
     async def deploy_dev(
         self,
         image: Annotated[str, Doc("What publish printed: repository@sha256:...")],
-        branch: Annotated[str, Doc("The branch the image was built from")],
-        manifests: Annotated[
-            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
-        ] = None,
+        branch: BranchName,
+        manifests: Manifests = None,
     ) -> str:
         """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
-        parse_image_ref(image)
-        Branch.parse(branch)
-        config = await self._config()
-        target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
-        app = await target.deploy(_deployment(config, image=image, branch=branch))
+        ref, branch_name = ImageRef.parse(image), Branch.parse(branch)
+        config = await load_config(self.source)
+        target = await self._target(config, manifests, await self._optional_aws(config))
+        app = await target.deploy(steps.deployment(config, image=ref, branch=branch_name))
         return app.url
 
     @uncached_function
     async def cleanup_dev(
         self,
         branch: Annotated[str, Doc("The branch whose dev deployment to remove")],
-        manifests: Annotated[
-            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
-        ] = None,
+        manifests: Manifests = None,
     ) -> str:
         """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
-        Branch.parse(branch)
-        config = await self._config()
-        target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
-        await target.cleanup(branch, service=config.service.name)
-        return f"removed the dev deployment of {branch}"
+        branch_name = Branch.parse(branch)
+        config = await load_config(self.source)
+        target = await self._target(config, manifests, await self._optional_aws(config))
+        await target.cleanup(branch_name, service=config.service.name)
+        return f"removed the dev deployment of {branch_name}"
 
     @function
     async def verdict(
@@ -360,10 +291,8 @@ class PortablePipelines:
         run: Annotated[dagger.File, Doc("run.json exported from dev, pre-merge or release")],
     ) -> str:
         """Fail the call when the recorded pipeline run did not pass."""
-        outcome = verdict(await run.contents(), file="run.json")
-        if not outcome.ok:
-            raise ChecksFailed(outcome.summary)
-        return outcome.summary
+        recorded = verdict(await run.contents(), file="run.json")
+        return require_passed(recorded.ok, recorded.summary)
 
     # --- pipelines ---------------------------------------------------------
 
@@ -376,163 +305,78 @@ class PortablePipelines:
         return make_status_client(config.status, token)
 
     async def _start(
-        self, pipeline_name: str, sha: str, run_url: str | None, report_status: bool
+        self, name: str, sha: str, run_url: str | None, report_status: bool
     ) -> tuple[PipelineConfig, flows.RunContext]:
         """Check a pipeline's common arguments, read the config, ready the status client."""
-        commit = CommitId.parse(sha).value
+        commit = CommitId.parse(sha)
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await self._config()
-        return config, flows.RunContext(
-            sha=commit,
-            run_url=url,
-            status=await self._status_client(config, report_status),
-            status_context=flows.status_context(config, pipeline_name),
+        config = await load_config(self.source)
+        status = await self._status_client(config, report_status)
+        context = config.status.context_for(name) if config.status else f"pipelines/{name}"
+        run = flows.RunContext(
+            name=name, sha=commit, run_url=url, status=status, status_context=context
         )
+        return config, run
 
     @uncached_function
     async def dev(
         self,
-        sha: Annotated[str, Doc("The full commit id being validated")],
-        branch: Annotated[str, Doc("The feature branch")],
-        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
-        report_status: Annotated[
-            bool, Doc("Post commit statuses ([status]); false for a local run")
-        ] = True,
-        manifests: Annotated[
-            dagger.Directory | None, Doc(MANIFESTS_DOC), Ignore(SOURCE_IGNORE)
-        ] = None,
+        sha: Sha,
+        branch: BranchName,
+        run_url: RunUrl = None,
+        report_status: ReportStatus = True,
+        manifests: Manifests = None,
     ) -> PipelineRun:
         """Feature branch: lint, unit tests and build at once; push the test image,
         deploy it to dev, smoke-test the deployment, set "validations passed"."""
         config, run = await self._start("dev", sha, run_url, report_status)
-        plan = publishing.plan_publish(config, sha=run.sha, branch=branch, version=None)
-        target = await self._deploy_target(config, manifests, uuid.uuid4().hex)
-        login = await self._login(config, plan)
-        reports: flows.Reports = {}
-        state: dict[str, str] = {}
-
-        async def publish() -> str:
-            published = await self._push(config, plan, login)
-            state["image"] = published.ref
-            return f"{published.ref} (reused)" if published.reused else published.ref
-
-        async def deploy() -> str:
-            app = await target.deploy(_deployment(config, image=state["image"], branch=branch))
-            state["url"] = app.url
-            return f"{app.url} ({app.where})"
-
-        source = self.source
-        steps = [
-            flows.lint_step(source, config),
-            flows.suite_step(source, config, "unit", reports),
-            flows.build_step(source, config, every_platform=True),
-            Step(name="publish", run=publish, depends_on=("lint", "unit", "build"), kind="effect"),
-            Step(name="deploy", run=deploy, depends_on=("publish",), kind="effect"),
-            flows.suite_step(
-                source, config, "smoke", reports, depends_on=("deploy",), url=lambda: state["url"]
-            ),
-        ]
-        return await flows.run_pipeline(
-            "dev", steps, reports=reports, run=run, extra={"branch": branch}
+        branch_name = Branch.parse(branch)
+        image = TestImage(branch=branch_name)
+        plan = plan_publish(config.require_publish(), commit=run.sha, target=image)
+        aws = await self._aws(config)
+        target = await self._target(config, manifests, aws)
+        login = await registry.login(config, plan, aws)
+        graph = flows.dev(
+            self.source, config, plan=plan, login=login, target=target, branch=branch_name
         )
+        return await flows.run(graph, run, extra={"branch": branch})
 
     @uncached_function
     async def pre_merge(
-        self,
-        sha: Annotated[str, Doc("The full commit id of the pull request head")],
-        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
-        report_status: Annotated[
-            bool, Doc("Post commit statuses ([status]); false for a local run")
-        ] = True,
+        self, sha: Sha, run_url: RunUrl = None, report_status: ReportStatus = True
     ) -> PipelineRun:
         """Pull request: lint, unit tests and build; then smoke, integration, e2e and
         the scan at once; set the required "safe to merge" status."""
         config, run = await self._start("pre-merge", sha, run_url, report_status)
         for suite in ("unit", "smoke", "integration", "e2e"):
             config.suite(suite)
-        reports: flows.Reports = {}
-        source = self.source
-        after_build = ("build",)
-        steps = [
-            flows.lint_step(source, config),
-            flows.suite_step(source, config, "unit", reports),
-            flows.build_step(source, config, every_platform=False),
-            flows.suite_step(source, config, "smoke", reports, depends_on=after_build),
-            flows.suite_step(source, config, "integration", reports, depends_on=after_build),
-            flows.suite_step(source, config, "e2e", reports, depends_on=after_build),
-            flows.scan_step(
-                source, config, reports, run_stamp=uuid.uuid4().hex, depends_on=after_build
-            ),
-        ]
-        return await flows.run_pipeline("pre-merge", steps, reports=reports, run=run)
-
-    async def _version_file(self) -> str:
-        if not await self.source.exists(VERSION_FILE):
-            raise InputError(
-                argument="version",
-                problem=f"no --version and no {VERSION_FILE} file in the service directory",
-                fix=f"pass --version=1.4.0, or keep the version in {VERSION_FILE} (one line)",
-            )
-        version = (await self.source.file(VERSION_FILE).contents()).strip()
-        if not version or "\n" in version:
-            raise InputError(
-                argument="version",
-                problem=f"{VERSION_FILE} must hold one version on one line, got {version!r}",
-                fix=f"write e.g. `1.4.0` into {VERSION_FILE}",
-            )
-        return version
+        return await flows.run(flows.pre_merge(self.source, config), run)
 
     @uncached_function
     async def release(
         self,
-        sha: Annotated[str, Doc("The full commit id merged to the release branch")],
+        sha: Sha,
         version: Annotated[
-            str | None, Doc("The release version, e.g. 1.4.0 (default: the VERSION file)")
+            str | None, Doc(f"The release version, e.g. 1.4.0 (default: the {VERSION_FILE} file)")
         ] = None,
-        run_url: Annotated[str | None, Doc("Link to the CI run, shown on the status")] = None,
-        report_status: Annotated[
-            bool, Doc("Post commit statuses ([status]); false for a local run")
-        ] = True,
+        run_url: RunUrl = None,
+        report_status: ReportStatus = True,
     ) -> PipelineRun:
         """Release branch: build the release candidate, gate it with the scan, push it
         to the release repository, record release.json (ref, digest, commit, tags)."""
         config, run = await self._start("release", sha, run_url, report_status)
-        release_version = version if version is not None else await self._version_file()
-        plan = publishing.plan_publish(config, sha=run.sha, branch=None, version=release_version)
-        login = await self._login(config, plan)
-        reports: flows.Reports = {}
+        version = version if version is not None else version_from_file(await self._version())
+        target = publish_target(branch=None, version=version)
+        plan = plan_publish(config.require_publish(), commit=run.sha, target=target)
+        login = await registry.login(config, plan, await self._aws(config))
+        release_of = steps.ReleaseOf(commit=run.sha, version=version)
+        graph = flows.release(self.source, config, plan=plan, login=login, release_of=release_of)
+        return await flows.run(graph, run, extra={"version": version})
 
-        async def publish() -> str:
-            published = await self._push(config, plan, login)
-            record = ReleaseRecord(
-                service=config.service.name,
-                ref=published.ref,
-                digest=published.digest,
-                commit=run.sha,
-                version=release_version,
-                tags=published.tags,
-            )
-            reports[RELEASE_FILE] = (
-                dag.directory().with_new_file(RELEASE_FILE, release_json(record)).file(RELEASE_FILE)
-            )
-            return published.ref
-
-        source = self.source
-        steps = [
-            flows.build_step(source, config, every_platform=True),
-            flows.scan_step(
-                source,
-                config,
-                reports,
-                run_stamp=uuid.uuid4().hex,
-                depends_on=("build",),
-                every_platform=True,
-            ),
-            Step(name="publish", run=publish, depends_on=("scan",), kind="effect"),
-        ]
-        return await flows.run_pipeline(
-            "release", steps, reports=reports, run=run, extra={"version": release_version}
-        )
+    async def _version(self) -> str | None:
+        if not await self.source.exists(VERSION_FILE):
+            return None
+        return await self.source.file(VERSION_FILE).contents()
 
     # --- promotion -----------------------------------------------------------
 
@@ -553,7 +397,7 @@ class PortablePipelines:
         """
         overlay_path(environment)
         check_digest(digest)
-        config = await self._config()
+        config = await load_config(self.source)
         token = await plaintext(self.git_token) if self.git_token is not None else None
         client = make_change_request_client(config.status, token, argument="git-token")
         try:
@@ -568,13 +412,3 @@ class PortablePipelines:
         except AlreadyPromoted as done:
             return str(done)
         return change.summary
-
-
-def _deployment(config: PipelineConfig, *, image: str, branch: str) -> DevDeployment:
-    return DevDeployment(
-        image=image,
-        branch=branch,
-        service=config.service.name,
-        port=config.service.port,
-        health_path=config.service.health_path,
-    )

@@ -1,4 +1,13 @@
-"""The objects the module returns: a suite's report, a scan's reports, a pipeline run."""
+"""What the module returns: a suite's report, a scan's reports, a pipeline run.
+
+One idiom fails a call: every result carries ``passed`` (or the exit code
+it stands on), its ``summary`` and its reports, and a terminal ``check``
+that fails the call unless it passed. A function that returns a result
+never fails because its tests or its gate did, so the reports can always
+be exported (`... report export`, `... reports export`); `test`, `smoke`,
+`scan`, `verdict` and the others are the same results with ``check``
+applied, for callers that only want pass or fail.
+"""
 
 # No `from __future__ import annotations` here: the SDK reads each field's
 # Doc() from the dataclass field type, which that import turns into a string.
@@ -6,10 +15,17 @@
 from typing import Annotated
 
 import dagger
-from dagger import Doc, function
+from dagger import Doc
 
-from ci._sdk import field, object_type
+from ci._sdk import field, function, object_type
 from pipelines.errors import ChecksFailed
+
+
+def require_passed(passed: bool, summary: str) -> str:
+    """The summary of a result that passed; ChecksFailed with it otherwise."""
+    if not passed:
+        raise ChecksFailed(summary)
+    return summary
 
 
 @object_type
@@ -20,6 +36,15 @@ class SuiteResult:
     exit_code: Annotated[int, Doc("The exit code of the first failing command, else 0")] = field()
     report: Annotated[dagger.File, Doc("JUnit XML; synthesised if the suite wrote none")] = field()
     summary: Annotated[str, Doc("One line: counts, or what failed")] = field()
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    @function
+    def check(self) -> str:
+        """Fail the call unless every test passed (chain it: `test-report ... check`)."""
+        return require_passed(self.passed, self.summary)
 
 
 @object_type
@@ -32,6 +57,11 @@ class ScanResult:
         dagger.Directory,
         Doc("trivy.json, trivy.sarif, gl-container-scanning-report.json and summary.txt"),
     ] = field()
+
+    @function
+    def check(self) -> str:
+        """Fail the call when a finding blocks the gate (chain it: `scan-report check`)."""
+        return require_passed(self.passed, self.summary)
 
 
 @object_type
@@ -48,6 +78,4 @@ class PipelineRun:
     @function
     def check(self) -> str:
         """Fail the call unless the run passed (chain it: `dev ... check`)."""
-        if not self.passed:
-            raise ChecksFailed(self.summary)
-        return self.summary
+        return require_passed(self.passed, self.summary)

@@ -1,4 +1,4 @@
-"""Graph builders for the app under test, its dependencies and the test runner.
+"""Graph builders for the app under test, its dependencies and the suite's container.
 
 The app and every dependency run as Dagger services bound by hostname: the
 app at ``app``, each dependency at its configured name. Dependency secrets
@@ -48,7 +48,7 @@ def with_app_env(
     values: Secrets,
     running: dict[str, dagger.Service],
 ) -> dagger.Container:
-    """The variables the app runs with; the runner gets them too.
+    """The variables the app runs with; the suite's container gets them too.
 
     ``[service] env`` and ``secret_env`` as configured, plus for each running
     dependency ``<NAME>_HOST``, ``<NAME>_PORT`` and its generated secrets as
@@ -89,7 +89,7 @@ def base_url(config: PipelineConfig) -> str:
     return f"http://{APP_HOST}:{config.service.port}"
 
 
-def runner(
+def suite_container(
     source: dagger.Directory,
     config: PipelineConfig,
     suite: SuiteConfig,
@@ -118,3 +118,10 @@ def readiness_probe(
         .with_env_variable("READINESS_ATTEMPT", attempt)
         .with_exec(list(command), use_entrypoint=False, expect=dagger.ReturnType.ANY)
     )
+
+
+def serve(source: dagger.Directory, config: PipelineConfig) -> dagger.Service:
+    """The built image as a service with every dependency, as `serve up` runs it."""
+    values = generate_secrets(config.dependencies)
+    running = {d.name: dependency_service(d, values) for d in config.dependencies}
+    return app_service(toolchain.image(source, config), config, running, values)

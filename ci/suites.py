@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import anyio
 import dagger
 from dagger import dag
 
 from ci import services, toolchain
-from ci.results import SuiteResult
-from pipelines.config import APP_HOST, SUITES, DependencyConfig, PipelineConfig, SuiteConfig
-from pipelines.errors import ChecksFailed, InputError, PipelinesError
+from ci.results import SuiteResult, require_passed
+from pipelines import commit_msg
+from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
+from pipelines.errors import ChecksFailed, PipelinesError
 from pipelines.junit import crash_report, summarize
-from pipelines.urls import check_http_url
+from pipelines.requests import SuiteRequest
 
 # How much of a failing command's output a message carries.
 OUTPUT_TAIL = 4_000
@@ -23,35 +25,21 @@ class DependencyNotReady(PipelinesError):
     """A dependency service did not pass its readiness command in time."""
 
 
-def check_request(suite: str, url: str | None) -> str | None:
-    """Refuse an unknown suite or a bad --url before any work; return the clean URL."""
-    if suite not in SUITES:
-        raise InputError(
-            argument="suite",
-            problem=f"unknown suite {suite!r}",
-            fix="use one of " + ", ".join(SUITES),
-        )
-    if url is None:
-        return None
-    if suite == "unit":
-        raise InputError(
-            argument="url",
-            problem="unit tests run in the toolchain, not against a deployment",
-            fix="drop --url, or choose --suite=smoke, integration or e2e",
-        )
-    return check_http_url(url, argument="url")
+@dataclass(frozen=True, kw_only=True)
+class LintResult:
+    """Every [lint] command's outcome; ``check`` fails unless all passed."""
+
+    passed: bool
+    summary: str
+
+    def check(self) -> str:
+        return require_passed(self.passed, self.summary)
 
 
-async def run_lint(source: dagger.Directory, config: PipelineConfig) -> str:
+async def run_lint(source: dagger.Directory, config: PipelineConfig) -> LintResult:
     """Every [lint] command at once; all failures reported, not just the first."""
-    if config.lint is None:
-        raise InputError(
-            argument="source",
-            problem="pipelines.toml has no [lint] table",
-            fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter)',
-        )
+    commands = config.require_lint().commands
     base = toolchain.toolchain(source, config)
-    commands = config.lint.commands
     results: list[tuple[tuple[str, ...], int, str]] = [((), 0, "")] * len(commands)
 
     async def run(index: int, command: tuple[str, ...]) -> None:
@@ -69,19 +57,38 @@ async def run_lint(source: dagger.Directory, config: PipelineConfig) -> str:
         details = "\n".join(
             f"- `{' '.join(cmd)}` exited {code}:\n{out[-OUTPUT_TAIL:]}" for cmd, code, out in failed
         )
-        raise ChecksFailed(f"lint: {len(failed)} of {len(commands)} commands failed\n{details}")
-    return f"lint: {len(commands)} commands passed"
+        summary = f"lint: {len(failed)} of {len(commands)} commands failed\n{details}"
+        return LintResult(passed=False, summary=summary)
+    return LintResult(passed=True, summary=f"lint: {len(commands)} commands passed")
+
+
+async def check_commit_message(
+    source: dagger.Directory, message: str, *, branch: str | None, pattern: str | None
+) -> None:
+    """The commit-msg hook's rule (pipelines.commit_msg), applied before any container."""
+    pyproject = (
+        await source.file("pyproject.toml").contents()
+        if await source.exists("pyproject.toml")
+        else None
+    )
+    rule = commit_msg.ticket_pattern(
+        environ={commit_msg.PATTERN_ENV: pattern} if pattern else {},
+        pyproject_text=pyproject,
+    )
+    verdict = commit_msg.check_commit_message(message, branch=branch, pattern=rule)
+    if not verdict.accepted:
+        raise ChecksFailed(verdict.reason)
 
 
 async def run_commands(
-    config: PipelineConfig, suite: SuiteConfig, runner: dagger.Container
+    config: PipelineConfig, suite: SuiteConfig, tests: dagger.Container
 ) -> SuiteResult:
     """Run the suite's commands in order, stopping at the first failure.
 
     ``expect=ANY`` lets the report be read after a failure; the exit code is
     kept in the result, and every caller fails on a non-zero one.
     """
-    ctr = runner
+    ctr = tests
     exit_code = 0
     for command in suite.commands:
         ctr = ctr.with_exec(list(command), expect=dagger.ReturnType.ANY)
@@ -109,12 +116,6 @@ async def run_commands(
         if exit_code != 0:
             summary += "\n" + output[-OUTPUT_TAIL:]
     return SuiteResult(suite=suite.name, exit_code=exit_code, report=report, summary=summary)
-
-
-def dependencies_of(config: PipelineConfig, suite: str) -> tuple[DependencyConfig, ...]:
-    """The suite's dependencies, plus any the app cannot start without."""
-    needed = {reference.split(".")[0] for _, reference in config.service.secret_env}
-    return tuple(d for d in config.dependencies if suite in d.suites or d.name in needed)
 
 
 async def wait_ready(
@@ -147,7 +148,7 @@ async def wait_ready(
 
 
 async def run_suite(
-    source: dagger.Directory, config: PipelineConfig, suite: str, url: str | None
+    source: dagger.Directory, config: PipelineConfig, request: SuiteRequest
 ) -> SuiteResult:
     """One suite: in the toolchain (unit), against --url, or against the app as a service.
 
@@ -156,21 +157,21 @@ async def run_suite(
     a per-run stamp makes it run every time, so a re-run really re-tests and
     a flaky failure is never replayed from cache.
     """
-    suite_config = config.suite(suite)
-    runner = services.runner(source, config, suite_config)
-    if suite == "unit":
-        return await run_commands(config, suite_config, runner)
+    suite = config.suite(request.suite)
+    tests = services.suite_container(source, config, suite)
+    if suite.name == "unit":
+        return await run_commands(config, suite, tests)
     run_stamp = uuid.uuid4().hex
-    runner = runner.with_env_variable("PIPELINE_RUN", run_stamp)
-    if url is not None:
-        return await run_commands(config, suite_config, runner.with_env_variable("BASE_URL", url))
+    tests = tests.with_env_variable("PIPELINE_RUN", run_stamp)
+    if request.url is not None:
+        return await run_commands(config, suite, tests.with_env_variable("BASE_URL", request.url))
 
-    dependencies = dependencies_of(config, suite)
+    dependencies = config.dependencies_for(suite.name)
     values = services.generate_secrets(dependencies)
     running = {d.name: services.dependency_service(d, values) for d in dependencies}
     await wait_ready(dependencies, running, run_stamp=run_stamp)
     app = services.app_service(toolchain.image(source, config), config, running, values)
-    runner = services.with_app_env(
-        services.bind(runner, {**running, APP_HOST: app}), config, values, running
+    tests = services.with_app_env(
+        services.bind(tests, {**running, APP_HOST: app}), config, values, running
     ).with_env_variable("BASE_URL", services.base_url(config))
-    return await run_commands(config, suite_config, runner)
+    return await run_commands(config, suite, tests)

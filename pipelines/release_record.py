@@ -7,40 +7,21 @@ promoted to STAGING and PROD, never a tag.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass
 
-from pipelines.errors import PipelinesError
+from pipelines.publishing import Published
+from pipelines.values import CommitId
 
 RELEASE_FILE = "release.json"
-_REF = re.compile(
-    r"^(?P<name>[^@\s]+?)(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@(?P<digest>sha256:[0-9a-f]{64})$"
-)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReleaseRecord:
-    service: str
-    # repository@sha256:...: what a deployment pins.
-    ref: str
-    digest: str
-    commit: str
-    version: str
-    tags: tuple[str, ...]
-
-
-def pinned_ref(published: str) -> tuple[str, str]:
-    """``repo:tag@sha256:...`` (what publish returns) -> (``repo@sha256:...``, digest)."""
-    match = _REF.match(published.strip())
-    if match is None:
-        raise PipelinesError(
-            f"the registry returned {published!r}, not a reference with a sha256 digest"
-            "\n  fix: retry the push; report it if it persists"
-        )
-    return f"{match['name']}@{match['digest']}", match["digest"]
-
-
-def to_json(record: ReleaseRecord) -> str:
-    document = asdict(record)
-    document["tags"] = list(record.tags)
+def release_json(*, service: str, published: Published, commit: CommitId, version: str) -> str:
+    """The record: ``ref`` is ``repository@sha256:...``, what a deployment pins."""
+    document = {
+        "service": service,
+        "ref": str(published.ref),
+        "digest": str(published.digest),
+        "commit": commit.value,
+        "version": version,
+        "tags": list(published.tags),
+    }
     return json.dumps(document, indent=2) + "\n"

@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 
 
 def to_json(
-    result: PipelineResult,
+    result: PipelineResult[Any],
     *,
     problems: tuple[str, ...] = (),
     extra: dict[str, Any] | None = None,
@@ -61,15 +61,15 @@ class Verdict:
     summary: str
 
 
-def from_json(text: str, *, file: str) -> PipelineResult:
+def from_json(text: str, *, file: str) -> PipelineResult[Any]:
     """Read a record written by :func:`to_json`; errors name the file and the fix."""
     fix = "pass the run.json exported from the same pipeline call (`... reports export`)"
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PipelinesError(f"{file}: not JSON ({error})\n  fix: {fix}") from None
+        raise PipelinesError(f"not JSON ({error})", where=file, fix=fix) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_VERSION:
-        raise PipelinesError(f"{file}: not a run record of format {FORMAT_VERSION}\n  fix: {fix}")
+        raise PipelinesError(f"not a run record of format {FORMAT_VERSION}", where=file, fix=fix)
     try:
         steps = tuple(
             StepResult(
@@ -90,7 +90,7 @@ def from_json(text: str, *, file: str) -> PipelineResult:
             cancelled=bool(document["cancelled"]),
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise PipelinesError(f"{file}: malformed run record ({error!r})\n  fix: {fix}") from None
+        raise PipelinesError(f"malformed run record ({error!r})", where=file, fix=fix) from None
 
 
 def verdict(text: str, *, file: str) -> Verdict:

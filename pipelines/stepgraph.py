@@ -1,4 +1,11 @@
-"""The step runner: a pipeline is a small graph of named async steps.
+"""The step graph: a pipeline is a small graph of named async steps that pass data on.
+
+A step receives the values of the steps it depends on (:class:`StepInputs`)
+and returns a :class:`StepOutput`: a one-line summary for the table, a value
+for the steps after it (an image reference, a URL), and report files to keep
+(JUnit, SARIF, ``release.json``), which are kept whether the step passed or
+failed. Nothing passes sideways: no shared dict, no closure that another step
+fills in.
 
 Steps whose dependencies have passed start at once, concurrently, in an
 anyio task group. Two failure policies, chosen per step by its ``kind``:
@@ -25,9 +32,9 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -37,8 +44,9 @@ from pipelines.errors import PipelinesError, did_you_mean
 StepKind = Literal["validation", "effect"]
 KINDS: tuple[StepKind, ...] = ("validation", "effect")
 
-# A step returns its key output (digest, URL, report path) or None.
-StepFactory = Callable[[], Awaitable[str | None]]
+# What a step keeps as reports: ``dagger.File`` in the Dagger module, anything in tests.
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 class StepStatus(enum.StrEnum):
@@ -58,9 +66,52 @@ class PipelineDefinitionError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Step:
+class StepOutput(Generic[R]):
+    """What a step produced: shown, handed on, kept."""
+
+    # One line for the summary table (a digest, a URL, test counts).
+    summary: str | None = None
+    # Handed to the steps that depend on this one (read with StepInputs.get).
+    value: object = None
+    # Files to keep, by their path in the run's report directory.
+    reports: Mapping[str, R] = field(default_factory=dict)
+    # A validation that ran and did not pass says why here; its reports are kept.
+    failure: str | None = None
+
+
+class StepInputs(Mapping[str, object]):
+    """The values of the steps a step depends on, by step name."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> object:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get_as(self, name: str, kind: type[T]) -> T:
+        """The value of dependency ``name``, which must be a ``kind``."""
+        value = self._values[name]
+        if not isinstance(value, kind):
+            raise TypeError(
+                f"step input {name!r} is {type(value).__name__}, expected {kind.__name__}"
+            )
+        return value
+
+
+# A step: the values of its dependencies in, its output out.
+StepRun = Callable[[StepInputs], Awaitable[StepOutput[R]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(Generic[R]):
     name: str
-    run: StepFactory
+    run: StepRun[R]
     depends_on: tuple[str, ...] = ()
     kind: StepKind = "validation"
     # Seconds; a step that runs longer fails with a timeout error.
@@ -85,12 +136,14 @@ class StepResult:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineResult:
+class PipelineResult(Generic[R]):
     name: str
     # In a stable topological order (definition order among independent steps).
     steps: tuple[StepResult, ...]
     wall: float
     cancelled: bool = False
+    # Every report the steps kept, passed or failed, by path.
+    reports: Mapping[str, R] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -122,11 +175,11 @@ class PipelineResult:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Pipeline:
+class Pipeline(Generic[R]):
     """A validated step graph. Build it once; ``run`` it as often as needed."""
 
     name: str
-    steps: tuple[Step, ...]
+    steps: tuple[Step[R], ...]
     _order: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,20 +192,20 @@ class Pipeline:
     async def run(
         self,
         *,
-        on_result: Callable[[PipelineResult], None] | None = None,
+        on_result: Callable[[PipelineResult[R]], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
-    ) -> PipelineResult:
+    ) -> PipelineResult[R]:
         return await _Run(self, clock).execute(on_result)
 
 
-def pipeline(name: str, steps: Iterable[Step]) -> Pipeline:
+def pipeline(name: str, steps: Iterable[Step[R]]) -> Pipeline[R]:
     return Pipeline(name=name, steps=tuple(steps))
 
 
-def _validate(name: str, steps: Sequence[Step]) -> tuple[str, ...]:
+def _validate(name: str, steps: Sequence[Step[R]]) -> tuple[str, ...]:
     if not steps:
         raise PipelineDefinitionError(f"pipeline {name!r} has no steps")
-    by_name: dict[str, Step] = {}
+    by_name: dict[str, Step[R]] = {}
     for step in steps:
         if not step.name or not step.name.strip():
             raise PipelineDefinitionError(f"pipeline {name!r}: a step has an empty name")
@@ -187,7 +240,7 @@ def _validate(name: str, steps: Sequence[Step]) -> tuple[str, ...]:
 
 
 def _topological_order(
-    name: str, steps: Sequence[Step], by_name: Mapping[str, Step]
+    name: str, steps: Sequence[Step[R]], by_name: Mapping[str, Step[R]]
 ) -> tuple[str, ...]:
     order: list[str] = []
     state: dict[str, str] = {}  # "visiting" or "done"
@@ -212,18 +265,22 @@ def _topological_order(
     return tuple(order)
 
 
-class _Run:
+class _Run(Generic[R]):
     """The mutable state of one run; lives only inside ``Pipeline.run``."""
 
-    def __init__(self, definition: Pipeline, clock: Callable[[], float]) -> None:
+    def __init__(self, definition: Pipeline[R], clock: Callable[[], float]) -> None:
         self._pipeline = definition
         self._clock = clock
         self._steps = {s.name: s for s in definition.steps}
         self._results: dict[str, StepResult] = {}
         self._started: dict[str, float] = {}
         self._stopped_by: str | None = None
+        self._values: dict[str, object] = {}
+        self._reports: dict[str, R] = {}
 
-    async def execute(self, on_result: Callable[[PipelineResult], None] | None) -> PipelineResult:
+    async def execute(
+        self, on_result: Callable[[PipelineResult[R]], None] | None
+    ) -> PipelineResult[R]:
         began = self._clock()
         try:
             async with anyio.create_task_group() as group:
@@ -262,13 +319,19 @@ class _Run:
                 self._started[name] = self._clock()
                 group.start_soon(self._run_step, step, group, name=f"step {name}")
 
-    async def _run_step(self, step: Step, group: TaskGroup) -> None:
+    async def _run_step(self, step: Step[R], group: TaskGroup) -> None:
         status, output, error = StepStatus.PASSED, None, None
+        inputs = StepInputs({d: self._values.get(d) for d in step.depends_on})
         try:
             with anyio.CancelScope(deadline=self._deadline(step)) as scope:
-                output = await step.run()
+                produced = await step.run(inputs)
             if scope.cancelled_caught:
                 status, error = StepStatus.FAILED, f"timed out after {step.timeout:g}s"
+            else:
+                self._keep(step, produced)
+                output = produced.summary
+                if produced.failure is not None:
+                    status, error = StepStatus.FAILED, produced.failure
         except anyio.get_cancelled_exc_class():
             self._record(step, StepStatus.CANCELLED, None, "cancelled while running")
             raise
@@ -279,12 +342,22 @@ class _Run:
             self._stopped_by = step.name
         self._start_ready(group)
 
+    def _keep(self, step: Step[R], produced: StepOutput[R]) -> None:
+        self._values[step.name] = produced.value
+        for path, report in produced.reports.items():
+            if path in self._reports:
+                raise PipelineDefinitionError(
+                    f"pipeline {self._pipeline.name!r}: step {step.name!r} keeps report "
+                    f"{path!r}, which another step already kept"
+                )
+            self._reports[path] = report
+
     @staticmethod
-    def _deadline(step: Step) -> float:
+    def _deadline(step: Step[R]) -> float:
         return math.inf if step.timeout is None else anyio.current_time() + step.timeout
 
     def _record(
-        self, step: Step, status: StepStatus, output: str | None, error: str | None
+        self, step: Step[R], status: StepStatus, output: str | None, error: str | None
     ) -> None:
         self._results[step.name] = StepResult(
             name=step.name,
@@ -295,7 +368,7 @@ class _Run:
             error=error,
         )
 
-    def _finish(self, began: float, *, cancelled: bool) -> PipelineResult:
+    def _finish(self, began: float, *, cancelled: bool) -> PipelineResult[R]:
         results = []
         for name in self._pipeline.order:
             step = self._steps[name]
@@ -325,6 +398,7 @@ class _Run:
             steps=tuple(results),
             wall=self._clock() - began,
             cancelled=cancelled,
+            reports=dict(sorted(self._reports.items())),
         )
 
     def _not_run_reason(self, *, cancelled: bool) -> str:
@@ -352,7 +426,7 @@ def _format_duration(seconds: float | None) -> str:
     return f"{int(minutes)}m{rest:04.1f}s"
 
 
-def render_summary(result: PipelineResult) -> str:
+def render_summary(result: PipelineResult[Any]) -> str:
     if result.cancelled:
         verdict = "CANCELLED"
     elif result.ok:

@@ -33,18 +33,20 @@ _DIGEST_LIKE = re.compile(r"[a-z0-9]+:[0-9a-fA-F]+|sha256:.*", re.DOTALL)
 #   path      := component ("/" component)* ; component := [a-z0-9]+ (separator [a-z0-9]+)*
 #   separator := "_" | "__" | "." | "-"+
 #   tag       := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
-_HOST = (
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-)
+# As Docker reads it, the first part names a registry only when it looks like
+# a host: it has a dot or a port, or it is "localhost" (else "library/x" would
+# be a registry called "library").
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+|localhost)"
 _COMPONENT = r"[a-z0-9]+(?:(?:_|__|\.|-+)[a-z0-9]+)*"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _IMAGE = re.compile(
-    rf"(?P<name>(?:{_HOST}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*)"
+    rf"(?P<name>(?:(?P<domain>{_DOMAIN})/)?{_COMPONENT}(?:/{_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
 )
 TAG = re.compile(_TAG)
-# Docker's rule: the first path part names a registry when it looks like a host.
+# Where a name without a registry part is pulled from.
 _DEFAULT_REGISTRY = "docker.io"
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
@@ -154,10 +156,9 @@ class ImageRef:
 
     @property
     def registry(self) -> str:
-        first, _, rest = self.name.partition("/")
-        if rest and ("." in first or ":" in first or first == "localhost"):
-            return first
-        return _DEFAULT_REGISTRY
+        match = _IMAGE.fullmatch(self.name)
+        domain = match["domain"] if match else None
+        return domain or _DEFAULT_REGISTRY
 
     @property
     def by_digest(self) -> str:

@@ -26,6 +26,7 @@ from pipelines.config.scan import ScanConfig, parse_scan
 from pipelines.config.service import ServiceConfig, parse_service
 from pipelines.config.status import StatusConfig, parse_status
 from pipelines.errors import ConfigError
+from pipelines.values import AwsRegion
 
 CONFIG_FILE = "pipelines.toml"
 # The hostname the service under test has for its test runner.
@@ -64,6 +65,57 @@ class PipelineConfig:
     deploy: DeployConfig | None = None
     status: StatusConfig | None = None
     dependencies: tuple[DependencyConfig, ...] = ()
+
+    def require_publish(self, *, file: str = CONFIG_FILE) -> PublishConfig:
+        """[publish], or a ConfigError saying how to add it."""
+        if self.publish is None:
+            raise ConfigError(
+                file=file,
+                key="publish",
+                problem="no [publish] table: there is nowhere to push the image",
+                fix='add [publish] with `registry = "<account>.dkr.ecr.<region>.amazonaws.com"` '
+                'and `repository = "<name>"` (see docs/configuration.md)',
+            )
+        return self.publish
+
+    def require_deploy(self, *, file: str = CONFIG_FILE) -> DeployConfig:
+        """[deploy], or a ConfigError saying how to add it."""
+        if self.deploy is None:
+            raise ConfigError(
+                file=file,
+                key="deploy",
+                problem="no [deploy] table: there is no dev infrastructure to deploy to",
+                fix='add [deploy] with `target = "eks"` and a [deploy.eks] table '
+                "(see docs/configuration.md)",
+            )
+        return self.deploy
+
+    def require_lint(self, *, file: str = CONFIG_FILE) -> LintConfig:
+        """[lint], or a ConfigError saying how to add it."""
+        if self.lint is None:
+            raise ConfigError(
+                file=file,
+                key="lint",
+                problem="no [lint] table: there is nothing to run",
+                fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter)',
+            )
+        return self.lint
+
+    @property
+    def aws_region(self) -> AwsRegion:
+        """Where this service's AWS calls go first (its registry's region, else its
+        dev target's): the region a CI's OIDC token is exchanged in."""
+        if self.publish is not None:
+            return self.publish.region
+        if self.deploy is not None:
+            return self.deploy.selected.region
+        return AwsRegion("us-east-1")
+
+    def dependencies_for(self, suite: str) -> tuple[DependencyConfig, ...]:
+        """What ``suite`` starts beside the app: its own dependencies, and any whose
+        secret the app's ``secret_env`` needs (the app cannot start without them)."""
+        needed = {reference.split(".")[0] for _, reference in self.service.secret_env}
+        return tuple(d for d in self.dependencies if suite in d.suites or d.name in needed)
 
     def suite(self, name: str, *, file: str = CONFIG_FILE) -> SuiteConfig:
         """The named test suite, or a ConfigError saying how to add it."""

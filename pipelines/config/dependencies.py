@@ -76,13 +76,6 @@ def shared_secret_names(dependency: DependencyConfig) -> tuple[tuple[str, str], 
     return tuple((var, f"{dependency.env_prefix}_{var}") for var in dependency.secret_env)
 
 
-def dependencies_for(
-    dependencies: tuple[DependencyConfig, ...], suite: str
-) -> tuple[DependencyConfig, ...]:
-    """The dependencies one suite needs, in declaration order."""
-    return tuple(d for d in dependencies if suite in d.suites)
-
-
 def parse_dependencies(tables: tuple[Table, ...]) -> tuple[DependencyConfig, ...]:
     """Parse ``[[dependencies]]`` (the result of ``root.tables("dependencies")``)."""
     parsed: list[DependencyConfig] = []

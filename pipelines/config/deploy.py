@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pipelines.config._reader import Table
-from pipelines.values import region_problem
+from pipelines.values import AwsRegion, region_problem
 
 TARGETS = ("eks", "ec2")
 EKS_URL_FIELDS = ("namespace", "branch")
@@ -50,7 +50,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True, kw_only=True)
 class EksDeployConfig:
-    region: str
+    region: AwsRegion
     cluster: str
     url: str
     overlay: str = "deploy/overlays/dev"
@@ -66,7 +66,7 @@ class EksDeployConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Ec2DeployConfig:
-    region: str
+    region: AwsRegion
     url: str
     tag_key: str = "Environment"
     tag_value: str = "dev"
@@ -83,6 +83,14 @@ class DeployConfig:
     target: str
     eks: EksDeployConfig | None = None
     ec2: Ec2DeployConfig | None = None
+
+    @property
+    def selected(self) -> EksDeployConfig | Ec2DeployConfig:
+        """The table of the chosen target (parse_deploy makes sure it exists)."""
+        chosen = {"eks": self.eks, "ec2": self.ec2}[self.target]
+        if chosen is None:
+            raise ValueError(f"[deploy.{self.target}] is missing; parse_deploy requires it")
+        return chosen
 
 
 def parse_deploy(table: Table | None) -> DeployConfig | None:
@@ -112,12 +120,12 @@ def parse_deploy(table: Table | None) -> DeployConfig | None:
     return config
 
 
-def _region(table: Table) -> str:
+def _region(table: Table) -> AwsRegion:
     region: str = table.string("region", example='"eu-west-1"')
     problem = region_problem(region)
     if problem is not None:
         table.fail("region", problem, 'write it as `region = "eu-west-1"`')
-    return region
+    return AwsRegion(region)
 
 
 def _url(table: Table, fields: tuple[str, ...], example: str) -> str:

@@ -25,7 +25,7 @@ from pipelines.aws.ecr import ENCRYPTIONS, Encryption
 from pipelines.aws.names import registry_problem, repository_problem
 from pipelines.config._reader import Table
 from pipelines.tags import DEFAULT_RELEASE_TEMPLATE, template_problem
-from pipelines.values import region_problem
+from pipelines.values import AwsRegion, region_problem
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGISTRY_EXAMPLE = '"123456789012.dkr.ecr.eu-west-1.amazonaws.com"'
@@ -37,7 +37,7 @@ class PublishConfig:
     # The release repository: release candidates, promoted by digest.
     repository: str
     # Derived from the registry host; an explicit value must agree with it.
-    region: str
+    region: AwsRegion
     test_repository: str
     release_tag: str = DEFAULT_RELEASE_TEMPLATE
     # A moving tag next to the immutable one; needs a mutable repository.
@@ -133,7 +133,7 @@ def parse_publish(table: Table | None) -> PublishConfig | None:
     config = PublishConfig(
         registry=registry,
         repository=repository,
-        region=region,
+        region=AwsRegion(region),
         test_repository=test_repository,
         release_tag=release_tag,
         tag_latest=tag_latest,

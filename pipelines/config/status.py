@@ -43,6 +43,14 @@ class StatusConfig:
     pre_merge_context: str = "pipelines/pre-merge"
     release_context: str = "pipelines/release"
 
+    def context_for(self, pipeline: str) -> str:
+        """The commit-status name of a pipeline: "dev", "pre-merge" or "release"."""
+        return {
+            "dev": self.dev_context,
+            "pre-merge": self.pre_merge_context,
+            "release": self.release_context,
+        }[pipeline]
+
 
 def parse_status(table: Table | None) -> StatusConfig | None:
     if table is None:

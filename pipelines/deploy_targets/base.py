@@ -1,20 +1,15 @@
-"""What every dev deployment target shares: the request, the result, the Protocol."""
+"""What every dev deployment target shares: request, result, environment, Protocol."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from pipelines.errors import InputError, PipelinesError
-
-# host[:port]/path[:tag][@sha256:digest]
-_IMAGE_REF = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
-)
+from pipelines.aws.session import AwsSession
+from pipelines.config.deploy import DeployConfig
+from pipelines.errors import PipelinesError
+from pipelines.values import Branch, ImageRef
 
 # Returns True when the URL answers healthy.
 HttpCheck = Callable[[str], Awaitable[bool]]
@@ -26,40 +21,11 @@ class DeployError(PipelinesError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImageRef:
-    name: str  # registry host and repository
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def registry(self) -> str:
-        return self.name.split("/", 1)[0]
-
-    def __str__(self) -> str:
-        tag = f":{self.tag}" if self.tag else ""
-        digest = f"@{self.digest}" if self.digest else ""
-        return f"{self.name}{tag}{digest}"
-
-
-def parse_image_ref(ref: str, *, argument: str = "image") -> ImageRef:
-    """A fully qualified image reference with a tag, a digest, or both."""
-    match = _IMAGE_REF.match(ref)
-    if match is None or not (match["tag"] or match["digest"]):
-        raise InputError(
-            argument=argument,
-            problem=f"{ref!r} is not a registry/repository reference with a tag or digest",
-            fix="pass what publish printed, e.g. "
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service-test@sha256:<64 hex>",
-        )
-    return ImageRef(name=match["name"], tag=match["tag"], digest=match["digest"])
-
-
-@dataclass(frozen=True, kw_only=True)
 class DevDeployment:
     """Deploy ``image`` (built from ``branch``) of ``service``."""
 
-    image: str
-    branch: str
+    image: ImageRef
+    branch: Branch
     service: str
     port: int
     health_path: str = "/healthz"
@@ -79,7 +45,18 @@ class DevDeployTarget(Protocol):
 
     async def deploy(self, deployment: DevDeployment) -> DeployedApp: ...
 
-    async def cleanup(self, branch: str, *, service: str) -> None: ...
+    async def cleanup(self, branch: Branch, *, service: str) -> None: ...
+
+
+class Kubectl(Protocol):
+    """Runs one kubectl argv with ``files`` written under the work directory first."""
+
+    async def __call__(self, argv: Sequence[str], *, files: Mapping[str, str]) -> str: ...
+
+
+# Builds the kubectl a target runs; given the call's AWS session for kubeconfigs
+# that call `aws eks get-token`.
+KubectlFactory = Callable[[AwsSession | None], Kubectl]
 
 
 async def default_http_check(url: str) -> bool:
@@ -93,3 +70,28 @@ async def default_http_check(url: str) -> bool:
     except httpx.HTTPError:
         return False
     return response.is_success
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployEnvironment:
+    """What a target may use, built by the caller once per call."""
+
+    # The call's AWS session, resolved once (None: no AWS credentials were given).
+    aws: AwsSession | None = None
+    # None when no kubeconfig was given.
+    kubectl: KubectlFactory | None = field(default=None, repr=False)
+    # Where kubectl sees the directory the overlay paths start from, and
+    # where the generated kustomization is written.
+    manifests_dir: str = "/src"
+    workdir: str = "/work/dev-deploy"
+    http_check: HttpCheck = field(default=default_http_check, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetKind:
+    """One entry of the target registry: its name, what it needs, how to make it."""
+
+    name: str
+    # True when the call must resolve AWS credentials for it (else they are optional).
+    needs_aws: bool
+    make: Callable[[DeployConfig, DeployEnvironment], DevDeployTarget]

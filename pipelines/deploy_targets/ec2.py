@@ -29,18 +29,18 @@ from typing import Any
 import anyio
 
 from pipelines.aws.names import parse_registry, registry_problem
-from pipelines.config.deploy import Ec2DeployConfig
+from pipelines.config.deploy import DeployConfig, Ec2DeployConfig
 from pipelines.deploy_targets.base import (
     DeployedApp,
+    DeployEnvironment,
     DeployError,
     DevDeployment,
     HttpCheck,
-    ImageRef,
     Sleep,
+    TargetKind,
     default_http_check,
-    parse_image_ref,
 )
-from pipelines.values import Branch
+from pipelines.values import Branch, ImageRef
 
 NAME = "ec2"
 DOCUMENT = "AWS-RunShellScript"
@@ -67,15 +67,15 @@ def login_lines(ref: ImageRef) -> list[str]:
 
 def deploy_script(
     *,
-    image: str,
+    image: ImageRef,
     container: str,
-    branch: str,
+    branch: Branch,
     host_port: int,
     container_port: int,
     env: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     """The lines of the ``AWS-RunShellScript`` that (re)starts the container."""
-    ref = parse_image_ref(image)
+    ref = image
     run = [
         "docker",
         "run",
@@ -85,7 +85,7 @@ def deploy_script(
         "--restart",
         "unless-stopped",
         "--label",
-        f"{BRANCH_LABEL}={Branch.parse(branch).slug()}",
+        f"{BRANCH_LABEL}={branch.slug()}",
         "--publish",
         f"{host_port}:{container_port}",
     ]
@@ -103,7 +103,7 @@ def deploy_script(
     ]
 
 
-def cleanup_script(*, container: str, branch: str) -> list[str]:
+def cleanup_script(*, container: str, branch: Branch) -> list[str]:
     """Remove the service's container only if this branch deployed it."""
     listing = _line(
         "docker",
@@ -113,7 +113,7 @@ def cleanup_script(*, container: str, branch: str) -> list[str]:
         "--filter",
         f"name=^/{container}$",
         "--filter",
-        f"label={BRANCH_LABEL}={Branch.parse(branch).slug()}",
+        f"label={BRANCH_LABEL}={branch.slug()}",
     )
     return ["set -eu", f'for id in $({listing}); do docker rm --force "$id"; done']
 
@@ -170,18 +170,16 @@ class Ec2DevTarget:
         await self._run(
             script,
             instances,
-            comment=f"deploy {deployment.service} {Branch.parse(deployment.branch).slug()}",
+            comment=f"deploy {deployment.service} {deployment.branch.slug()}",
         )
         url = self.config.url
         await self._wait_healthy(url.rstrip("/") + deployment.health_path)
         return DeployedApp(target=NAME, url=url, where=", ".join(instances))
 
-    async def cleanup(self, branch: str, *, service: str) -> None:
+    async def cleanup(self, branch: Branch, *, service: str) -> None:
         script = cleanup_script(container=self.config.container_name or service, branch=branch)
         instances = await self._instances()
-        await self._run(
-            script, instances, comment=f"cleanup {service} {Branch.parse(branch).slug()}"
-        )
+        await self._run(script, instances, comment=f"cleanup {service} {branch.slug()}")
 
     async def _instances(self) -> list[str]:
         key, value = self.config.tag_key, self.config.tag_value
@@ -190,9 +188,9 @@ class Ec2DevTarget:
         )
         if not instances:
             raise DeployError(
-                f"no running EC2 instance is tagged {key}={value} in {self.config.region}"
-                f"\n  fix: start the dev instances (the cost saver may have parked them), or "
-                "correct `tag_key`/`tag_value` under [deploy.ec2]"
+                f"no running EC2 instance is tagged {key}={value} in {self.config.region}",
+                fix="start the dev instances (the cost saver may have parked them), or "
+                "correct `tag_key`/`tag_value` under [deploy.ec2]",
             )
         return instances
 
@@ -238,17 +236,15 @@ class Ec2DevTarget:
                 raise DeployError(
                     f"SSM command did not finish within {timeout:g}s on "
                     f"{', '.join(sorted(pending))} (cancelled)"
-                    + (f"; also failed: {'; '.join(failures)}" if failures else "")
-                    + "\n  fix: check the instances' SSM agent and docker, or raise "
-                    "`command_timeout_seconds` under [deploy.ec2]"
+                    + (f"; also failed: {'; '.join(failures)}" if failures else ""),
+                    fix="check the instances' SSM agent and docker, or raise "
+                    "`command_timeout_seconds` under [deploy.ec2]",
                 )
             await self.sleep(self.poll_seconds)
         if failures:
             raise DeployError(
-                "the deploy command failed on "
-                + "; ".join(failures)
-                + "\n  fix: read the instance's output above; re-run deploy "
-                "once fixed"
+                "the deploy command failed on " + "; ".join(failures),
+                fix="read the instance's output above; re-run deploy once fixed",
             )
 
     def _invocation(self, command_id: str, instance: str) -> dict[str, Any] | None:
@@ -267,9 +263,9 @@ class Ec2DevTarget:
             if self.clock() >= deadline:
                 raise DeployError(
                     f"{url} did not answer healthy within "
-                    f"{self.config.health_timeout_seconds}s after the deploy"
-                    "\n  fix: check the container's logs on the instance (docker logs), and "
-                    "that `url` under [deploy.ec2] reaches the published port"
+                    f"{self.config.health_timeout_seconds}s after the deploy",
+                    fix="check the container's logs on the instance (docker logs), and "
+                    "that `url` under [deploy.ec2] reaches the published port",
                 )
             await self.sleep(self.poll_seconds)
 
@@ -283,3 +279,21 @@ def _describe_failure(instance: str, command_id: str, invocation: dict[str, Any]
         f"{instance} ({invocation.get('Status')}, exit {invocation.get('ResponseCode')}, "
         f"command {command_id}){detail}"
     )
+
+
+def make_target(config: DeployConfig, env: DeployEnvironment) -> Ec2DevTarget:
+    """The EC2 target: SSM and EC2 clients of the call's AWS session."""
+    if config.ec2 is None:  # pragma: no cover - parse_deploy requires the table
+        raise ValueError("[deploy.ec2] is missing; parse_deploy requires it")
+    if env.aws is None:
+        raise ValueError("the ec2 target needs the call's AWS session (KIND.needs_aws)")
+    region = config.ec2.region
+    return Ec2DevTarget(
+        config=config.ec2,
+        ssm=env.aws.client("ssm", region=region),
+        ec2=env.aws.client("ec2", region=region),
+        http_check=env.http_check,
+    )
+
+
+KIND = TargetKind(name=NAME, needs_aws=True, make=make_target)

@@ -3,8 +3,9 @@
 The pure part lives here: the namespace name, the generated kustomization
 (the dev overlay as a base, the namespace, the image pinned to the new
 digest), and the kubectl argument lists. Running kubectl is the caller's
-job, through a :class:`KubectlRunner`: the Dagger module runs these argv in a
-digest-pinned kubectl container with the kubeconfig mounted as a Secret.
+job, through the :class:`~pipelines.deploy_targets.base.Kubectl` its
+environment makes: the Dagger module runs these argv in a digest-pinned
+kubectl container with the kubeconfig mounted as a Secret.
 
 Why a generated kustomization instead of ``kubectl set image`` after
 ``apply -k``: applying the overlay first would roll out its placeholder image
@@ -15,19 +16,21 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
-from pipelines.config.deploy import EksDeployConfig
+from pipelines.config.deploy import DeployConfig, EksDeployConfig
 from pipelines.deploy_targets.base import (
     DeployedApp,
+    DeployEnvironment,
     DeployError,
     DevDeployment,
-    parse_image_ref,
+    Kubectl,
+    TargetKind,
 )
-from pipelines.values import Branch
+from pipelines.errors import InputError
+from pipelines.values import Branch, ImageRef
 
 NAME = "eks"
 MAX_NAMESPACE = 63
@@ -37,26 +40,21 @@ BRANCH_LABEL = "portable-pipelines/branch"
 _PROTECTED = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-class KubectlRunner(Protocol):
-    """Runs one kubectl argv with ``files`` written under the work directory first."""
-
-    async def __call__(self, argv: Sequence[str], *, files: Mapping[str, str]) -> str: ...
-
-
-def namespace_for(branch: str, *, prefix: str) -> str:
+def namespace_for(branch: Branch, *, prefix: str) -> str:
     """``dev`` + ``feature/Login`` -> ``dev-feature-login`` (a DNS label, <= 63 chars)."""
-    namespace = f"{prefix}-{Branch.parse(branch).slug(MAX_NAMESPACE - len(prefix) - 1)}"
+    namespace = f"{prefix}-{branch.slug(MAX_NAMESPACE - len(prefix) - 1)}"
     if namespace in _PROTECTED or namespace.startswith("kube-"):
         raise DeployError(
-            f"branch {branch!r} with namespace prefix {prefix!r} gives the reserved namespace "
-            f"{namespace!r}\n  fix: set another `namespace_prefix` under [deploy.eks]"
+            f"branch {branch.name!r} with namespace prefix {prefix!r} gives the reserved "
+            f"namespace {namespace!r}",
+            fix="set another `namespace_prefix` under [deploy.eks]",
         )
     return namespace
 
 
-def dev_url(template: str, *, namespace: str, branch: str) -> str:
+def dev_url(template: str, *, namespace: str, branch: Branch) -> str:
     # A URL host label is at most 63 characters, like the namespace.
-    return template.format(namespace=namespace, branch=Branch.parse(branch).slug(MAX_NAMESPACE))
+    return template.format(namespace=namespace, branch=branch.slug(MAX_NAMESPACE))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +71,7 @@ def ingress(*, name: str, namespace: str, url: str, ingress_class: str) -> dict[
     """Route the dev URL's host to the Service ``name`` (its port named "http")."""
     host = urlsplit(url).hostname
     if not host:
-        raise DeployError(f"the dev URL {url!r} has no host to route\n  fix: correct `url`")
+        raise DeployError(f"the dev URL {url!r} has no host to route", fix="correct `url`")
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -104,8 +102,8 @@ def kustomization_files(
     workdir: str,
     namespace: str,
     image_name: str,
-    image: str,
-    branch: str,
+    image: ImageRef,
+    branch: Branch,
     route: dict[str, object] | None = None,
 ) -> dict[str, str]:
     """The kustomization that deploys the overlay into ``namespace`` with ``image``.
@@ -116,13 +114,12 @@ def kustomization_files(
     for label, path in (("overlay_dir", overlay_dir), ("workdir", workdir)):
         if not posixpath.isabs(path):
             raise ValueError(f"{label} must be an absolute path, got {path!r}")
-    ref = parse_image_ref(image)
-    override: dict[str, str] = {"name": image_name, "newName": ref.name}
-    if ref.digest:
-        override["digest"] = ref.digest
-    elif ref.tag:
-        override["newTag"] = ref.tag
-    labels = {**MANAGED_BY, BRANCH_LABEL: Branch.parse(branch).slug(MAX_NAMESPACE)}
+    override: dict[str, str] = {"name": image_name, "newName": image.name}
+    if image.digest:
+        override["digest"] = str(image.digest)
+    elif image.tag:
+        override["newTag"] = image.tag
+    labels = {**MANAGED_BY, BRANCH_LABEL: branch.slug(MAX_NAMESPACE)}
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -177,9 +174,10 @@ def delete_namespace_argv(namespace: str, *, timeout_seconds: int = 300) -> tupl
 
 
 def plan(
-    config: EksDeployConfig, deployment: DevDeployment, *, source_dir: str, workdir: str
+    config: EksDeployConfig, deployment: DevDeployment, *, manifests_dir: str, workdir: str
 ) -> EksPlan:
-    """Everything needed to deploy: ``source_dir`` is the service as kubectl sees it."""
+    """Everything needed to deploy: ``manifests_dir`` is where overlay paths start, as
+    kubectl sees it."""
     namespace = namespace_for(deployment.branch, prefix=config.namespace_prefix)
     url = dev_url(config.url, namespace=namespace, branch=deployment.branch)
     workload = config.deployment or deployment.service
@@ -189,7 +187,7 @@ def plan(
         else None
     )
     files = kustomization_files(
-        overlay_dir=posixpath.join(source_dir, config.overlay),
+        overlay_dir=posixpath.join(manifests_dir, config.overlay),
         workdir=workdir,
         namespace=namespace,
         image_name=config.image or deployment.service,
@@ -213,9 +211,8 @@ def plan(
 @dataclass(frozen=True, kw_only=True)
 class EksDevTarget:
     config: EksDeployConfig
-    kubectl: KubectlRunner
-    # Where the runner mounts the service source, and writes generated files.
-    source_dir: str = "/src"
+    kubectl: Kubectl
+    manifests_dir: str = "/src"
     workdir: str = "/work/dev-deploy"
 
     @property
@@ -223,14 +220,38 @@ class EksDevTarget:
         return NAME
 
     async def deploy(self, deployment: DevDeployment) -> DeployedApp:
-        steps = plan(self.config, deployment, source_dir=self.source_dir, workdir=self.workdir)
+        steps = plan(
+            self.config, deployment, manifests_dir=self.manifests_dir, workdir=self.workdir
+        )
         await self.kubectl(steps.apply, files=steps.files)
         await self.kubectl(steps.rollout, files={})
         return DeployedApp(target=NAME, url=steps.url, where=f"namespace {steps.namespace}")
 
-    async def cleanup(self, branch: str, *, service: str) -> None:  # noqa: ARG002 - one namespace per branch holds every service.
+    async def cleanup(self, branch: Branch, *, service: str) -> None:  # noqa: ARG002 - one namespace per branch holds every service.
         namespace = namespace_for(branch, prefix=self.config.namespace_prefix)
         await self.kubectl(
             delete_namespace_argv(namespace, timeout_seconds=self.config.rollout_timeout_seconds),
             files={},
         )
+
+
+def make_target(config: DeployConfig, env: DeployEnvironment) -> EksDevTarget:
+    """The EKS target; it needs a kubeconfig, and passes the call's AWS keys to kubectl."""
+    if config.eks is None:  # pragma: no cover - parse_deploy requires the table
+        raise ValueError("[deploy.eks] is missing; parse_deploy requires it")
+    if env.kubectl is None:
+        raise InputError(
+            argument="kubeconfig",
+            problem='[deploy] target "eks" needs a kubeconfig of the dev cluster, and none '
+            "was given",
+            fix="pass --kubeconfig=file://$HOME/.kube/config (or env://KUBECONFIG_DATA)",
+        )
+    return EksDevTarget(
+        config=config.eks,
+        kubectl=env.kubectl(env.aws),
+        manifests_dir=env.manifests_dir,
+        workdir=env.workdir,
+    )
+
+
+KIND = TargetKind(name=NAME, needs_aws=False, make=make_target)

@@ -11,6 +11,7 @@ its Secret at the last moment. It is kept out of ``repr``, errors and logs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pipelines.config.status import StatusConfig
 from pipelines.errors import InputError
@@ -88,7 +89,7 @@ def make_status_client(
 
 
 def final_status(
-    result: PipelineResult, *, sha: str, context: str, target_url: str | None = None
+    result: PipelineResult[Any], *, sha: str, context: str, target_url: str | None = None
 ) -> CommitStatus:
     """The status that closes a run: success only when every step passed."""
     state: State = "success" if result.ok else "failure"

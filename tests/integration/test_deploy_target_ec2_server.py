@@ -17,15 +17,21 @@ from pytest_httpserver import HTTPServer
 
 from pipelines.aws.session import AwsCredentials, AwsSession
 from pipelines.config.deploy import Ec2DeployConfig
-from pipelines.deploy_targets import DeployError, DevDeployment, Ec2DevTarget
+from pipelines.deploy_targets import DeployError, DevDeployment
 from pipelines.deploy_targets.base import default_http_check
-from pipelines.values import AwsRegion
+from pipelines.deploy_targets.ec2 import Ec2DevTarget
+from pipelines.values import AwsRegion, Branch, ImageRef
 
 pytestmark = pytest.mark.tools
 
 REGION = "eu-west-1"
 IMAGE = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/hello-service-test@sha256:{'f' * 64}"
-DEPLOYMENT = DevDeployment(image=IMAGE, branch="feature/x", service="hello-service", port=8080)
+DEPLOYMENT = DevDeployment(
+    image=ImageRef.parse(IMAGE),
+    branch=Branch.parse("feature/x"),
+    service="hello-service",
+    port=8080,
+)
 
 
 @pytest.fixture
@@ -69,7 +75,10 @@ async def test_deploy_over_http_and_health_check_a_real_server(
     httpserver.expect_request("/healthz", method="GET").respond_with_data("ok")
     url = httpserver.url_for("/").rstrip("/")
     target = Ec2DevTarget(
-        config=Ec2DeployConfig(region=REGION, url=url), ssm=ssm, ec2=ec2, poll_seconds=0.01
+        config=Ec2DeployConfig(region=AwsRegion(REGION), url=url),
+        ssm=ssm,
+        ec2=ec2,
+        poll_seconds=0.01,
     )
     app = await target.deploy(DEPLOYMENT)
     assert app.url == url
@@ -86,7 +95,9 @@ async def test_an_unhealthy_endpoint_fails_the_deploy(
     ec2, ssm = clients(moto_endpoint)
     launch_dev_instance(ec2)
     httpserver.expect_request("/healthz").respond_with_data("starting", status=503)
-    config = Ec2DeployConfig(region=REGION, url=httpserver.url_for("/"), health_timeout_seconds=1)
+    config = Ec2DeployConfig(
+        region=AwsRegion(REGION), url=httpserver.url_for("/"), health_timeout_seconds=1
+    )
     target = Ec2DevTarget(config=config, ssm=ssm, ec2=ec2, poll_seconds=0.2)
     with pytest.raises(DeployError, match="did not answer healthy within 1s"):
         await target.deploy(DEPLOYMENT)

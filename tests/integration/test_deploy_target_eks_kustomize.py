@@ -18,6 +18,7 @@ import yaml
 from pipelines.config.deploy import EksDeployConfig
 from pipelines.deploy_targets import DevDeployment
 from pipelines.deploy_targets.eks import plan
+from pipelines.values import AwsRegion, Branch, ImageRef
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 DIGEST = "sha256:" + "e" * 64
@@ -62,9 +63,16 @@ def build(root: Path, overlay: dict[str, str]) -> subprocess.CompletedProcess[st
     workdir = root / "work" / "dev-deploy"
     workdir.mkdir(parents=True)
     steps = plan(
-        EksDeployConfig(region="eu-west-1", cluster="dev", url="https://{namespace}.example.com"),
-        DevDeployment(image=IMAGE, branch="feature/Login", service="hello-service", port=8080),
-        source_dir=str(source),
+        EksDeployConfig(
+            region=AwsRegion("eu-west-1"), cluster="dev", url="https://{namespace}.example.com"
+        ),
+        DevDeployment(
+            image=ImageRef.parse(IMAGE),
+            branch=Branch.parse("feature/Login"),
+            service="hello-service",
+            port=8080,
+        ),
+        manifests_dir=str(source),
         workdir=str(workdir),
     )
     for name, text in steps.files.items():

@@ -18,6 +18,7 @@ import yaml
 from pipelines.config import parse_config
 from pipelines.deploy_targets import DevDeployment
 from pipelines.deploy_targets.eks import plan
+from pipelines.values import Branch, ImageRef
 from tests.conftest import REFERENCE_SERVICE, ROOT
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
@@ -38,9 +39,12 @@ def test_the_branch_image_replaces_the_overlay_image(tmp_path: Path) -> None:
     steps = plan(
         config.deploy.eks,
         DevDeployment(
-            image=image, branch="feature/ABC-1-login", service="hello-service", port=8080
+            image=ImageRef.parse(image),
+            branch=Branch.parse("feature/ABC-1-login"),
+            service="hello-service",
+            port=8080,
         ),
-        source_dir=str(ROOT),  # CI passes --manifests=. (the repository root)
+        manifests_dir=str(ROOT),  # CI passes --manifests=. (the repository root)
         workdir=str(tmp_path),
     )
     for name, text in steps.files.items():

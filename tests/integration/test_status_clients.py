@@ -24,7 +24,7 @@ from pipelines.status import (
     make_status_client,
 )
 from pipelines.status._http import retry_after_seconds
-from pipelines.stepgraph import Step, pipeline
+from pipelines.stepgraph import Step, StepInputs, StepOutput, pipeline
 
 SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 TOKEN = "sentinel-token-5f3a9c"
@@ -313,10 +313,10 @@ def test_a_missing_token_fails_before_any_work(token: str | None) -> None:
 
 
 async def test_final_status_from_a_pipeline_result() -> None:
-    async def ok() -> str | None:
-        return None
+    async def ok(_inputs: StepInputs) -> StepOutput[None]:
+        return StepOutput()
 
-    async def broken() -> str | None:
+    async def broken(_inputs: StepInputs) -> StepOutput[None]:
         raise RuntimeError("boom")
 
     passed = await pipeline("pre-merge", [Step(name="unit", run=ok)]).run()

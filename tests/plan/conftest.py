@@ -10,18 +10,45 @@ without one. It proves the plan, not the run: the engine tier does that.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import dagger
 import pytest
 from dagger import dag
 
+from ci._sdk import FunctionError
 from pipelines.config import PipelineConfig, parse_config
 from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Call, Graph, render, render_value
+
+E = TypeVar("E", bound=BaseException)
+
+
+@dataclass
+class Caught(Generic[E]):
+    """The error a Dagger function failed with, as the user's code raised it."""
+
+    value: E = field(init=False)
+
+
+@contextmanager
+def fails_with(kind: type[E], match: str | None = None) -> Iterator[Caught[E]]:
+    """The call fails as the Dagger CLI shows it: a FunctionError with the message
+    of the project's own error (kept as its cause), and no traceback."""
+    caught: Caught[E] = Caught()
+    with pytest.raises(FunctionError) as info:
+        yield caught
+    cause = info.value.__cause__
+    assert isinstance(cause, kind), f"expected {kind.__name__}, got {cause!r}"
+    assert str(info.value) == str(cause), "the user sees the error's own message"
+    if match is not None:
+        assert re.search(match, str(cause)), f"{match!r} not in {str(cause)!r}"
+    caught.value = cause
 
 
 @pytest.fixture

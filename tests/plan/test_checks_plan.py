@@ -8,9 +8,9 @@ import pytest
 from ci.main import PortablePipelines
 from ci.toolchain import image, toolchain
 from pipelines.config import PipelineConfig, parse_config
-from pipelines.errors import ChecksFailed, ConfigError
+from pipelines.errors import ChecksFailed, ConfigError, InputError
 from tests.graph import Graph, render
-from tests.plan.conftest import Seam
+from tests.plan.conftest import Seam, fails_with
 
 JUNIT_TWO_FAILED = """<?xml version="1.0"?>
 <testsuites><testsuite name="pytest" tests="3">
@@ -97,7 +97,7 @@ async def test_lint_reports_every_failing_command(
 ) -> None:
     seam.answers["Container.exit_code"] = lambda g: 1
     seam.answers["Container.combined_output"] = lambda g: f"problem in {execs(g)[-1][1]}"
-    with pytest.raises(ChecksFailed) as caught:
+    with fails_with(ChecksFailed) as caught:
         await pipelines(lazy_source).lint()
     text = str(caught.value)
     assert "2 of 2 commands failed" in text
@@ -110,7 +110,7 @@ async def test_lint_fails_on_one_bad_command_only(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     seam.answers["Container.exit_code"] = lambda g: 2 if "format" in execs(g)[-1] else 0
-    with pytest.raises(ChecksFailed, match=r"1 of 2 commands failed"):
+    with fails_with(ChecksFailed, match=r"1 of 2 commands failed"):
         await pipelines(lazy_source).lint()
 
 
@@ -142,7 +142,7 @@ async def test_failing_tests_fail_the_call_but_the_report_is_returned(
     assert "test_a" in result.summary
     assert "test_b" in result.summary
 
-    with pytest.raises(ChecksFailed, match=r"unit: 1 passed, 2 failed"):
+    with fails_with(ChecksFailed, match=r"unit: 1 passed, 2 failed"):
         await pipelines(lazy_source).test()
 
 
@@ -178,7 +178,7 @@ async def test_multi_command_suite_stops_at_the_first_failure(
 async def test_unknown_suite_is_refused_before_any_work(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
-    with pytest.raises(Exception, match="unknown suite 'unti'"):
+    with fails_with(InputError, match="unknown suite 'unti'"):
         await pipelines(lazy_source).test_report("unti")
     assert seam.calls == []
 
@@ -187,14 +187,14 @@ async def test_bad_config_fails_before_any_container_work(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     seam.answers["File.contents"] = lambda g: '[service]\nname = "s"\nprot = 80\n'
-    with pytest.raises(ConfigError, match='found "prot": a typo'):
+    with fails_with(ConfigError, match='found "prot": a typo'):
         await pipelines(lazy_source).lint()
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
 
 
 async def test_missing_config_file_names_the_fix(seam: Seam, lazy_source: dagger.Directory) -> None:
     seam.answers["Directory.entries"] = lambda g: ["README.md", "src"]
-    with pytest.raises(ConfigError, match=r"no pipelines\.toml") as caught:
+    with fails_with(ConfigError, match=r"no pipelines\.toml") as caught:
         await pipelines(lazy_source).build()
     assert "--source=examples/hello-service" in caught.value.fix
 
@@ -203,7 +203,7 @@ async def test_missing_dockerfile_fails_before_the_build(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     seam.answers["Directory.exists"] = lambda g: False
-    with pytest.raises(ConfigError, match="does not exist"):
+    with fails_with(ConfigError, match="does not exist"):
         await pipelines(lazy_source).build()
 
 
@@ -217,7 +217,7 @@ def _fixed_config(config: PipelineConfig):  # type: ignore[no-untyped-def]
 async def test_lint_applies_the_commit_msg_rule_before_any_container(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
-    with pytest.raises(ChecksFailed, match="carries no ticket id"):
+    with fails_with(ChecksFailed, match="carries no ticket id"):
         await pipelines(lazy_source).lint(commit_message="Fix things", branch="main")
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
 

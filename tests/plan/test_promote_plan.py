@@ -15,7 +15,7 @@ from dagger import dag
 from ci.main import PortablePipelines
 from pipelines.errors import InputError
 from pipelines.promotion import AlreadyPromoted
-from tests.plan.conftest import Seam
+from tests.plan.conftest import Seam, fails_with
 
 DIGEST = "sha256:" + "b" * 64
 TOKEN = "ghp_sentinelgittoken0000"
@@ -94,7 +94,7 @@ async def test_bad_input_is_refused_before_any_work(
     digest: str,
     argument: str,
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await ci(lazy_source, git_token=TOKEN).promote(environment=environment, digest=digest)
     assert caught.value.argument == argument
     assert seam.calls == []
@@ -104,6 +104,6 @@ async def test_bad_input_is_refused_before_any_work(
 async def test_a_missing_token_names_the_option(
     seam: Seam, lazy_source: dagger.Directory, forge: dict[str, Any]
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await ci(lazy_source).promote(environment="staging", digest=DIGEST)
     assert caught.value.argument == "git-token"

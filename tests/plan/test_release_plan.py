@@ -18,14 +18,14 @@ from dagger import dag
 from moto import mock_aws
 
 from ci.main import PipelineRun, PortablePipelines
-from ci.scan import JSON_REPORT
+from ci.trivy import JSON_REPORT
 from pipelines.aws.ecr import TagExistsError
 from pipelines.errors import ChecksFailed, InputError
 from pipelines.run_record import verdict
 from pipelines.status import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
-from tests.plan.conftest import Seam
+from tests.plan.conftest import Seam, fails_with
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -151,7 +151,7 @@ async def test_publish_a_release_candidate_to_the_release_repository(
 async def test_publish_refuses_bad_input_before_any_work(
     seam: Seam, lazy_source: dagger.Directory, ecr: Any, kwargs: dict[str, str], argument: str
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await with_secrets(lazy_source).publish(sha=SHA, **kwargs)
     assert caught.value.argument == argument
     assert published(seam) == []
@@ -159,7 +159,7 @@ async def test_publish_refuses_bad_input_before_any_work(
 
 
 async def test_a_bad_sha_is_refused(seam: Seam, lazy_source: dagger.Directory) -> None:
-    with pytest.raises(InputError, match="40-hex"):
+    with fails_with(InputError, match="40-hex"):
         await with_secrets(lazy_source).publish(sha="abc123", branch="main")
     assert seam.calls == []
 
@@ -172,7 +172,7 @@ async def test_an_existing_tag_in_an_immutable_repository_stops_before_the_build
     ecr.put_image(
         repositoryName="hello-service", imageManifest=manifest, imageTag="rc-1.4.0-0123456"
     )
-    with pytest.raises(TagExistsError, match="already exists"):
+    with fails_with(TagExistsError, match="already exists"):
         await with_secrets(lazy_source).publish(sha=SHA, version="1.4.0")
     assert published(seam) == []
     assert not [name for name, _ in seam.calls if name == "Container.sync"]
@@ -181,7 +181,7 @@ async def test_an_existing_tag_in_an_immutable_repository_stops_before_the_build
 async def test_publish_without_aws_credentials_says_how_to_pass_them(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
-    with pytest.raises(InputError, match="aws-web-identity-token") as caught:
+    with fails_with(InputError, match="aws-web-identity-token") as caught:
         await PortablePipelines(source=lazy_source).publish(sha=SHA, branch="main")
     assert caught.value.argument == "aws-access-key-id"
     assert published(seam) == []
@@ -224,7 +224,7 @@ async def test_deploy_dev_needs_a_kubeconfig_for_eks(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
-    with pytest.raises(Exception, match="needs a kubeconfig"):
+    with fails_with(InputError, match="needs a kubeconfig"):
         await PortablePipelines(source=lazy_source).deploy_dev(image=image, branch="main")
     assert seam.graphs("Container.stdout") == []
 
@@ -232,7 +232,7 @@ async def test_deploy_dev_needs_a_kubeconfig_for_eks(
 async def test_deploy_dev_refuses_a_tagless_image(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await with_secrets(lazy_source).deploy_dev(image="hello-service", branch="main")
     assert caught.value.argument == "image"
     assert seam.calls == []
@@ -289,7 +289,7 @@ async def test_dev_does_not_publish_when_a_validation_fails(
         "smoke": "skipped",
     }
     assert [s.state for s in statuses.posted] == ["pending", "failure"]
-    with pytest.raises(ChecksFailed, match="unit"):
+    with fails_with(ChecksFailed, match="unit"):
         run.check()
 
 
@@ -333,7 +333,7 @@ async def test_pre_merge_passes_and_posts_safe_to_merge(
 async def test_a_missing_status_token_fails_before_any_work(
     seam: Seam, lazy_source: dagger.Directory, statuses: StatusRecorder
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await PortablePipelines(source=lazy_source).pre_merge(sha=SHA)
     assert caught.value.argument == "status-token"
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
@@ -418,7 +418,7 @@ async def test_release_without_a_version_anywhere_says_how_to_give_one(
     seam.answers["Directory.exists"] = lambda g: (
         False if g.calls[-1].args["path"] == "VERSION" else real(g)
     )
-    with pytest.raises(InputError, match="VERSION") as caught:
+    with fails_with(InputError, match="VERSION") as caught:
         await with_secrets(lazy_source).release(sha=SHA)
     assert caught.value.argument == "version"
     assert published(seam) == []
@@ -494,7 +494,7 @@ async def test_a_released_tag_stops_the_release_before_any_build(
 ) -> None:
     ecr.create_repository(repositoryName="hello-service", imageTagMutability="IMMUTABLE")
     put_image(ecr, "hello-service", "rc-1.4.0-0123456")
-    with pytest.raises(TagExistsError):
+    with fails_with(TagExistsError):
         await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
     assert statuses.posted == []

@@ -10,13 +10,13 @@ from dagger import dag
 
 from ci.images import IMAGES
 from ci.main import PortablePipelines
-from ci.scan import JSON_REPORT
 from ci.suites import DependencyNotReady
+from ci.trivy import JSON_REPORT
 from pipelines.config import PipelineConfig, is_digest_pinned, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
-from tests.plan.conftest import Seam
+from tests.plan.conftest import Seam, fails_with
 
 TRIVY_FIXTURES = ROOT / "tests" / "fixtures" / "trivy"
 
@@ -135,7 +135,7 @@ async def test_remote_smoke_targets_the_url_without_services(
 async def test_a_bad_url_is_refused_before_any_work(
     seam: Seam, lazy_source: dagger.Directory, url: str
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await pipelines(lazy_source).smoke(url=url)
     assert caught.value.argument == "url"
     assert seam.calls == []
@@ -149,7 +149,7 @@ async def test_failing_smoke_fails_the_call_with_the_failing_tests(
         "<testsuite><testcase classname='tests.smoke' name='test_readyz'>"
         "<failure message='503'/></testcase></testsuite>"
     )
-    with pytest.raises(ChecksFailed, match=r"smoke: 0 passed, 1 failed.*test_readyz"):
+    with fails_with(ChecksFailed, match=r"smoke: 0 passed, 1 failed.*test_readyz"):
         await pipelines(lazy_source).smoke()
 
 
@@ -157,7 +157,7 @@ async def test_a_missing_smoke_suite_is_a_config_error_before_work(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed_config(monkeypatch, '[service]\nname = "s"\nport = 80\n')
-    with pytest.raises(ConfigError, match=r"no \[test\.smoke\] table"):
+    with fails_with(ConfigError, match=r"no \[test\.smoke\] table"):
         await pipelines(lazy_source).smoke()
     assert seam.calls == []
 
@@ -234,7 +234,7 @@ async def test_a_dependency_that_never_gets_ready_fails_clearly(
     fixed_config(monkeypatch, READINESS.format(digest="d" * 64))
     monkeypatch.setattr("ci.suites.anyio.sleep", _no_sleep)
     seam.answers["Container.exit_code"] = lambda g: 69
-    with pytest.raises(DependencyNotReady, match=r"'queue' was not ready after 6s"):
+    with fails_with(DependencyNotReady, match=r"'queue' was not ready after 6s"):
         await pipelines(lazy_source).integration()
     probes = seam.graphs("Container.exit_code")
     assert len(probes) == 6
@@ -296,7 +296,7 @@ async def test_a_blocking_finding_fails_scan_and_names_it(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     scripted_scan(seam, "several-results.json")
-    with pytest.raises(ChecksFailed) as caught:
+    with fails_with(ChecksFailed) as caught:
         await pipelines(lazy_source).scan()
     message = str(caught.value)
     assert "CVE-2024-45490" in message  # CRITICAL with a fix: blocks
@@ -337,7 +337,7 @@ async def test_a_published_image_is_scanned_with_the_password_as_a_secret(
 async def test_a_bad_image_reference_is_refused_before_any_work(
     seam: Seam, lazy_source: dagger.Directory, ref: str
 ) -> None:
-    with pytest.raises(InputError) as caught:
+    with fails_with(InputError) as caught:
         await pipelines(lazy_source).scan(image=ref)
     assert caught.value.argument == "image"
     assert seam.calls == []

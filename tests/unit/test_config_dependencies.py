@@ -12,7 +12,6 @@ from pipelines.config.dependencies import (
     DependencyConfig,
     Readiness,
     connection_env,
-    dependencies_for,
     parse_dependencies,
     shared_secret_names,
 )
@@ -67,12 +66,28 @@ def test_the_reference_dependencies_parse() -> None:
     assert cache.suites == ("e2e",)
 
 
-def test_each_suite_gets_the_dependencies_it_names() -> None:
-    dependencies = parse(REFERENCE)
+SERVICE = """
+[service]
+name = "hello"
+port = 8080
+"""
 
-    assert [d.name for d in dependencies_for(dependencies, "integration")] == ["db"]
-    assert [d.name for d in dependencies_for(dependencies, "e2e")] == ["db", "cache-1"]
-    assert dependencies_for(dependencies, "smoke") == ()
+
+def test_each_suite_gets_the_dependencies_it_names() -> None:
+    config = parse_config(SERVICE + REFERENCE)
+
+    assert [d.name for d in config.dependencies_for("integration")] == ["db"]
+    assert [d.name for d in config.dependencies_for("e2e")] == ["db", "cache-1"]
+    assert config.dependencies_for("smoke") == ()
+
+
+def test_a_suite_also_starts_what_the_app_cannot_start_without() -> None:
+    """The app's secret_env names db's password: smoke starts db too, though it names none."""
+    app_needs_db = SERVICE + 'secret_env = { DATABASE_PASSWORD = "db.POSTGRES_PASSWORD" }\n'
+    config = parse_config(app_needs_db + REFERENCE)
+
+    assert [d.name for d in config.dependencies_for("smoke")] == ["db"]
+    assert [d.name for d in config.dependencies_for("e2e")] == ["db", "cache-1"]
 
 
 def test_the_app_learns_host_port_and_secret_names_by_prefix() -> None:

@@ -9,6 +9,7 @@ import pytest
 from pipelines.config import ConfigError, PipelineConfig, parse_config
 from pipelines.config._reader import Table
 from pipelines.config.status import StatusConfig, parse_status
+from pipelines.values import AwsRegion
 
 SERVICE = '[service]\nname = "hello-service"\nport = 8080\n'
 PUBLISH = """
@@ -34,7 +35,7 @@ def error(text: str) -> ConfigError:
 def test_publish_defaults() -> None:
     publish = config(PUBLISH).publish
     assert publish is not None
-    assert publish.region == "eu-west-1"
+    assert publish.region == AwsRegion("eu-west-1")
     assert publish.account_id == "123456789012"
     assert publish.test_repository == "hello-service-test"
     assert publish.release_uri == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
@@ -150,7 +151,11 @@ def test_eks_defaults() -> None:
     assert deploy.ec2 is None
     eks = deploy.eks
     assert eks is not None
-    assert (eks.region, eks.cluster, eks.overlay) == ("eu-west-1", "dev", "deploy/overlays/dev")
+    assert (eks.region, eks.cluster, eks.overlay) == (
+        AwsRegion("eu-west-1"),
+        "dev",
+        "deploy/overlays/dev",
+    )
     assert (eks.namespace_prefix, eks.deployment, eks.image) == ("dev", None, None)
     assert eks.rollout_timeout_seconds == 300
 

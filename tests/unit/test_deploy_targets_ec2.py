@@ -11,32 +11,31 @@ from moto import mock_aws
 
 from pipelines.aws.session import AwsSession
 from pipelines.config.deploy import DeployConfig, Ec2DeployConfig
-from pipelines.deploy_targets import (
-    DeployError,
-    DevDeployment,
+from pipelines.deploy_targets import DeployEnvironment, DeployError, DevDeployment, make_target
+from pipelines.deploy_targets.ec2 import (
     Ec2DevTarget,
-    TargetDependencies,
-    make_target,
+    cleanup_script,
+    deploy_script,
+    find_instances,
 )
-from pipelines.deploy_targets.ec2 import cleanup_script, deploy_script, find_instances
-from pipelines.errors import InputError
-from pipelines.values import AwsRegion
+from pipelines.values import AwsRegion, Branch, ImageRef
 
 REGION = "eu-west-1"
 DIGEST = "sha256:" + "c" * 64
-IMAGE = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/hello-service-test@{DIGEST}"
+IMAGE_TEXT = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/hello-service-test@{DIGEST}"
+IMAGE = ImageRef.parse(IMAGE_TEXT)
 URL = "http://hello.dev.example.internal:8080"
 # One of moto's built-in AMIs; looking one up costs seconds per call.
 MOTO_AMI = "ami-12c6146b"
 CONFIG = Ec2DeployConfig(
-    region=REGION,
+    region=AwsRegion(REGION),
     url=URL,
     tag_key="Environment",
     tag_value="dev",
     env=(("LOG_LEVEL", "debug"), ("GREETING", "it's $HOME; rm -rf /")),
 )
 DEPLOYMENT = DevDeployment(
-    image=IMAGE, branch="feature/Login-Page", service="hello-service", port=8080
+    image=IMAGE, branch=Branch.parse("feature/Login-Page"), service="hello-service", port=8080
 )
 
 
@@ -159,13 +158,13 @@ def test_deploy_script_pulls_and_runs_from_argument_lists() -> None:
     lines = deploy_script(
         image=IMAGE,
         container="hello-service",
-        branch="feature/Login-Page",
+        branch=Branch.parse("feature/Login-Page"),
         host_port=80,
         container_port=8080,
         env=CONFIG.env,
     )
     assert lines[0] == "set -eu"
-    assert shlex.split(lines[2]) == ["docker", "pull", IMAGE]
+    assert shlex.split(lines[2]) == ["docker", "pull", IMAGE_TEXT]
     assert shlex.split(lines[4]) == [
         "docker",
         "run",
@@ -182,7 +181,7 @@ def test_deploy_script_pulls_and_runs_from_argument_lists() -> None:
         "LOG_LEVEL=debug",
         "--env",
         "GREETING=it's $HOME; rm -rf /",
-        IMAGE,
+        IMAGE_TEXT,
     ]
     assert lines[3] == (
         "if docker container inspect hello-service >/dev/null 2>&1; "
@@ -191,7 +190,9 @@ def test_deploy_script_pulls_and_runs_from_argument_lists() -> None:
 
 
 def test_the_instance_logs_in_with_its_own_role_and_no_password_travels() -> None:
-    lines = deploy_script(image=IMAGE, container="c", branch="b", host_port=1, container_port=1)
+    lines = deploy_script(
+        image=IMAGE, container="c", branch=Branch.parse("b"), host_port=1, container_port=1
+    )
     token, login = lines[1].split(" | ")
     assert shlex.split(token) == ["aws", "ecr", "get-login-password", "--region", REGION]
     assert shlex.split(login) == [
@@ -209,9 +210,9 @@ def test_the_instance_logs_in_with_its_own_role_and_no_password_travels() -> Non
 
 def test_no_ecr_login_for_another_registry() -> None:
     lines = deploy_script(
-        image=f"registry.example.com/team/app@{DIGEST}",
+        image=ImageRef.parse(f"registry.example.com/team/app@{DIGEST}"),
         container="c",
-        branch="b",
+        branch=Branch.parse("b"),
         host_port=1,
         container_port=1,
     )
@@ -222,7 +223,7 @@ def test_hostile_names_cannot_inject_shell() -> None:
     lines = deploy_script(
         image=IMAGE,
         container="c",
-        branch="x; reboot",
+        branch=Branch.parse("x; reboot"),
         host_port=1,
         container_port=1,
         env=(("A", "$(reboot)`reboot`"),),
@@ -232,15 +233,8 @@ def test_hostile_names_cannot_inject_shell() -> None:
     assert "portable-pipelines.branch=x-reboot" in run
 
 
-def test_an_unqualified_image_is_refused_before_any_work() -> None:
-    with pytest.raises(InputError, match="with a tag or digest"):
-        deploy_script(
-            image="hello-service", container="c", branch="b", host_port=1, container_port=1
-        )
-
-
 def test_cleanup_only_removes_this_branchs_container() -> None:
-    (_, loop) = cleanup_script(container="hello-service", branch="feature/x")
+    (_, loop) = cleanup_script(container="hello-service", branch=Branch.parse("feature/x"))
     assert loop == (
         "for id in $(docker ps --all --quiet --filter 'name=^/hello-service$' "
         "--filter label=portable-pipelines.branch=feature-x); "
@@ -354,7 +348,7 @@ async def test_an_unhealthy_deployment_fails_after_the_health_timeout(
 ) -> None:
     ec2, ssm = aws
     launch(ec2, 1, {"Environment": "dev"})
-    config = Ec2DeployConfig(region=REGION, url=URL + "/", health_timeout_seconds=10)
+    config = Ec2DeployConfig(region=AwsRegion(REGION), url=URL + "/", health_timeout_seconds=10)
     fake = FakeTime()
     with pytest.raises(DeployError, match=r"http://.*:8080/healthz did not answer healthy"):
         await target(ec2, ssm, fake, HealthCheck([False]), config).deploy(DEPLOYMENT)
@@ -365,12 +359,11 @@ async def test_cleanup_sends_the_cleanup_script(aws: tuple[Any, Any]) -> None:
     ec2, ssm = aws
     launch(ec2, 1, {"Environment": "dev"})
     sent = record_send_command(ssm)
-    await target(ec2, ssm, FakeTime(), HealthCheck([True])).cleanup(
-        "feature/x", service="hello-service"
-    )
+    branch = Branch.parse("feature/x")
+    await target(ec2, ssm, FakeTime(), HealthCheck([True])).cleanup(branch, service="hello-service")
     (command,) = sent
     assert command["Parameters"]["commands"] == cleanup_script(
-        container="hello-service", branch="feature/x"
+        container="hello-service", branch=branch
     )
 
 
@@ -383,12 +376,14 @@ async def test_many_instances_are_sent_in_batches_of_50(aws: tuple[Any, Any]) ->
     assert sorted(i for c in sent for i in c["InstanceIds"]) == sorted(instances)
 
 
-def test_registry_builds_the_configured_target(aws: tuple[Any, Any]) -> None:
-    ec2, ssm = aws
+def test_registry_builds_the_configured_target_from_the_calls_session(
+    aws: tuple[Any, Any],
+) -> None:
     config = DeployConfig(target="ec2", ec2=CONFIG)
-    built = make_target(config, TargetDependencies(ssm=ssm, ec2=ec2))
+    built = make_target(config, DeployEnvironment(aws=AwsSession()))
+    assert isinstance(built, Ec2DevTarget)
     assert built.name == "ec2"
-    with pytest.raises(DeployError, match="needs SSM and EC2 clients"):
-        make_target(config, TargetDependencies())
-    with pytest.raises(DeployError, match=r"needs a \[deploy.eks\] table"):
-        make_target(DeployConfig(target="eks", ec2=CONFIG), TargetDependencies())
+    assert built.ssm.meta.region_name == built.ec2.meta.region_name == REGION
+    # The caller resolves AWS before making an ec2 target (TARGETS["ec2"].needs_aws).
+    with pytest.raises(ValueError, match="needs the call's AWS session"):
+        make_target(config, DeployEnvironment())

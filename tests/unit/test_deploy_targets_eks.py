@@ -8,31 +8,35 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from pipelines.aws.session import AwsSession
 from pipelines.config.deploy import DeployConfig, EksDeployConfig
 from pipelines.deploy_targets import (
+    TARGETS,
+    DeployEnvironment,
     DeployError,
     DevDeployment,
-    EksDevTarget,
-    TargetDependencies,
+    Kubectl,
     make_target,
-    parse_image_ref,
+    target_kind,
 )
 from pipelines.deploy_targets.eks import (
+    EksDevTarget,
     delete_namespace_argv,
+    dev_url,
     kustomization_files,
     namespace_for,
     plan,
     rollout_argv,
 )
 from pipelines.errors import InputError
+from pipelines.values import AwsRegion, Branch, ImageRef
 
 DIGEST = "sha256:" + "d" * 64
-IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service-test@{DIGEST}"
-CONFIG = EksDeployConfig(
-    region="eu-west-1", cluster="dev", url="https://{namespace}.dev.example.com"
-)
+IMAGE = ImageRef.parse(f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service-test@{DIGEST}")
+REGION = AwsRegion("eu-west-1")
+CONFIG = EksDeployConfig(region=REGION, cluster="dev", url="https://{namespace}.dev.example.com")
 DEPLOYMENT = DevDeployment(
-    image=IMAGE, branch="feature/ABC-12 Login", service="hello-service", port=8080
+    image=IMAGE, branch=Branch.parse("feature/ABC-12 Login"), service="hello-service", port=8080
 )
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -47,40 +51,27 @@ class RecordingKubectl:
 
 
 def test_namespace_per_branch() -> None:
-    assert namespace_for("feature/ABC-12 Login", prefix="dev") == "dev-feature-abc-12-login"
+    namespace = namespace_for(Branch.parse("feature/ABC-12 Login"), prefix="dev")
+    assert namespace == "dev-feature-abc-12-login"
 
 
 @pytest.mark.parametrize("branch", ["x" * 300, "feature/" + "very-long-name-" * 10])
 def test_namespace_is_always_a_dns_label(branch: str) -> None:
-    namespace = namespace_for(branch, prefix="hello-service-dev")
+    namespace = namespace_for(Branch.parse(branch), prefix="hello-service-dev")
     assert len(namespace) <= 63
     assert DNS_LABEL.match(namespace)
-
-
-def test_a_branch_that_slugs_to_nothing_is_refused() -> None:
-    with pytest.raises(InputError, match="no letters or digits"):
-        namespace_for("///", prefix="dev")
 
 
 @pytest.mark.parametrize(("prefix", "branch"), [("kube", "system"), ("kube", "anything")])
 def test_reserved_namespaces_are_refused(prefix: str, branch: str) -> None:
     with pytest.raises(DeployError, match="reserved namespace"):
-        namespace_for(branch, prefix=prefix)
-
-
-def test_image_refs() -> None:
-    ref = parse_image_ref(IMAGE)
-    assert (ref.name, ref.tag, ref.digest) == (IMAGE.removesuffix("@" + DIGEST), None, DIGEST)
-    assert ref.registry == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-    tagged = parse_image_ref("localhost:5000/team/app:main-1a2b3c4")
-    assert (tagged.name, tagged.tag) == ("localhost:5000/team/app", "main-1a2b3c4")
-    assert str(parse_image_ref(f"r.io/a:t@{DIGEST}")) == f"r.io/a:t@{DIGEST}"
+        namespace_for(Branch.parse(branch), prefix=prefix)
 
 
 @pytest.mark.parametrize("ref", ["hello-service", "r.io/app", "r.io/App:1", "r.io/a@sha256:12"])
-def test_bad_image_refs(ref: str) -> None:
+def test_an_image_the_target_cannot_pin_is_refused_where_it_is_parsed(ref: str) -> None:
     with pytest.raises(InputError) as caught:
-        parse_image_ref(ref)
+        ImageRef.parse(ref)
     assert caught.value.argument == "image"
 
 
@@ -91,7 +82,7 @@ def test_kustomization_pins_the_image_by_digest_into_the_namespace() -> None:
         namespace="dev-feature-x",
         image_name="hello-service",
         image=IMAGE,
-        branch="feature/x",
+        branch=Branch.parse("feature/x"),
     )
     kustomization = json.loads(files["kustomization.yaml"])
     assert kustomization["namespace"] == "dev-feature-x"
@@ -118,8 +109,8 @@ def test_kustomization_with_a_tag_only() -> None:
         workdir="/src/gen",
         namespace="n",
         image_name="app",
-        image="r.io/app:main-1a2b3c4",
-        branch="b",
+        image=ImageRef.parse("r.io/app:main-1a2b3c4"),
+        branch=Branch.parse("b"),
     )
     (override,) = json.loads(files["kustomization.yaml"])["images"]
     assert override == {"name": "app", "newName": "r.io/app", "newTag": "main-1a2b3c4"}
@@ -133,12 +124,12 @@ def test_kustomization_needs_absolute_paths() -> None:
             namespace="n",
             image_name="a",
             image=IMAGE,
-            branch="b",
+            branch=Branch.parse("b"),
         )
 
 
 def test_plan_uses_config_and_service_defaults() -> None:
-    steps = plan(CONFIG, DEPLOYMENT, source_dir="/src", workdir="/work/gen")
+    steps = plan(CONFIG, DEPLOYMENT, manifests_dir="/src", workdir="/work/gen")
     assert steps.namespace == "dev-feature-abc-12-login"
     assert steps.url == "https://dev-feature-abc-12-login.dev.example.com"
     assert steps.apply == ("kubectl", "apply", "--kustomize=/work/gen")
@@ -157,7 +148,7 @@ def test_plan_uses_config_and_service_defaults() -> None:
 
 def test_plan_with_explicit_names() -> None:
     config = EksDeployConfig(
-        region="eu-west-1",
+        region=REGION,
         cluster="dev",
         url="https://{branch}.example.com",
         deployment="web",
@@ -166,7 +157,7 @@ def test_plan_with_explicit_names() -> None:
         rollout_timeout_seconds=90,
         overlay="k8s/dev",
     )
-    steps = plan(config, DEPLOYMENT, source_dir="/src", workdir="/src/.gen")
+    steps = plan(config, DEPLOYMENT, manifests_dir="/src", workdir="/src/.gen")
     assert steps.url == "https://feature-abc-12-login.example.com"
     assert steps.rollout[3] == "deployment/web"
     assert steps.rollout[-1] == "--timeout=90s"
@@ -188,11 +179,17 @@ def test_argv_for_rollout_and_delete() -> None:
     )
 
 
+def environment(kubectl: Kubectl, *, aws: AwsSession | None = None) -> DeployEnvironment:
+
+    def factory(session: AwsSession | None) -> Kubectl:
+        return kubectl
+
+    return DeployEnvironment(aws=aws, kubectl=factory)
+
+
 async def test_target_applies_then_waits_for_rollout() -> None:
     kubectl = RecordingKubectl()
-    target = make_target(
-        DeployConfig(target="eks", eks=CONFIG), TargetDependencies(kubectl=kubectl)
-    )
+    target = make_target(DeployConfig(target="eks", eks=CONFIG), environment(kubectl))
     assert isinstance(target, EksDevTarget)
     app = await target.deploy(DEPLOYMENT)
     assert app.url == "https://dev-feature-abc-12-login.dev.example.com"
@@ -206,57 +203,77 @@ async def test_target_applies_then_waits_for_rollout() -> None:
 
 async def test_cleanup_deletes_the_branch_namespace() -> None:
     kubectl = RecordingKubectl()
-    await EksDevTarget(config=CONFIG, kubectl=kubectl).cleanup("feature/x", service="hello")
+    target = EksDevTarget(config=CONFIG, kubectl=kubectl)
+    await target.cleanup(Branch.parse("feature/x"), service="hello")
     ((argv, _),) = kubectl.calls
     assert argv[:4] == ("kubectl", "delete", "namespace", "dev-feature-x")
 
 
-def test_registry_needs_a_kubectl_runner() -> None:
-    with pytest.raises(DeployError, match="needs a kubectl runner"):
-        make_target(DeployConfig(target="eks", eks=CONFIG), TargetDependencies())
+def test_without_a_kubeconfig_the_eks_target_says_how_to_pass_one() -> None:
+    with pytest.raises(InputError, match="needs a kubeconfig") as caught:
+        make_target(DeployConfig(target="eks", eks=CONFIG), DeployEnvironment())
+    assert caught.value.argument == "kubeconfig"
+
+
+def test_the_eks_target_hands_the_calls_aws_session_to_kubectl() -> None:
+    """Its kubeconfig may call `aws eks get-token`: the call's keys go to kubectl."""
+    session = AwsSession()
+    seen: list[AwsSession | None] = []
+
+    def factory(aws: AwsSession | None) -> Kubectl:
+        seen.append(aws)
+        return RecordingKubectl()
+
+    env = DeployEnvironment(aws=session, kubectl=factory, manifests_dir="/m", workdir="/w")
+    target = make_target(DeployConfig(target="eks", eks=CONFIG), env)
+    assert seen == [session]
+    assert isinstance(target, EksDevTarget)
+    assert (target.manifests_dir, target.workdir) == ("/m", "/w")
+
+
+def test_one_registry_knows_what_each_target_needs() -> None:
+    from pipelines.config.deploy import TARGETS as CONFIGURED
+
+    assert set(TARGETS) == set(CONFIGURED)
+    assert target_kind(DeployConfig(target="eks", eks=CONFIG)).needs_aws is False
+    assert TARGETS["ec2"].needs_aws is True
 
 
 def test_a_long_branch_still_makes_a_valid_host_label() -> None:
-    from pipelines.deploy_targets.eks import dev_url
-
     url = dev_url(
-        "https://{branch}.dev.example.com", namespace="dev-x", branch="feature/" + "x" * 200
+        "https://{branch}.dev.example.com",
+        namespace="dev-x",
+        branch=Branch.parse("feature/" + "x" * 200),
     )
     label = url.removeprefix("https://").split(".")[0]
     assert 0 < len(label) <= 63
 
 
 def test_an_ingress_class_adds_a_route_for_the_dev_url() -> None:
-    import json as _json
-
-    from pipelines.config.deploy import EksDeployConfig
-    from pipelines.deploy_targets import DevDeployment
-    from pipelines.deploy_targets.eks import plan
-
     deployment = DevDeployment(
-        image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "c" * 64,
-        branch="feature/x",
+        image=ImageRef.parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "c" * 64),
+        branch=Branch.parse("feature/x"),
         service="app",
         port=8080,
     )
     settings = EksDeployConfig(
-        region="eu-west-1", cluster="dev", url="https://{namespace}.dev.example.com"
+        region=REGION, cluster="dev", url="https://{namespace}.dev.example.com"
     )
-    without = plan(settings, deployment, source_dir="/src", workdir="/work")
+    without = plan(settings, deployment, manifests_dir="/src", workdir="/work")
     assert "ingress.yaml" not in without.files
     routed = plan(
         EksDeployConfig(
-            region="eu-west-1",
+            region=REGION,
             cluster="dev",
             url="https://{namespace}.dev.example.com",
             ingress_class="nginx",
         ),
         deployment,
-        source_dir="/src",
+        manifests_dir="/src",
         workdir="/work",
     )
-    route = _json.loads(routed.files["ingress.yaml"])
+    route = json.loads(routed.files["ingress.yaml"])
     assert route["spec"]["ingressClassName"] == "nginx"
     assert route["spec"]["rules"][0]["host"] == "dev-feature-x.dev.example.com"
     assert route["metadata"]["namespace"] == routed.namespace
-    assert "ingress.yaml" in _json.loads(routed.files["kustomization.yaml"])["resources"]
+    assert "ingress.yaml" in json.loads(routed.files["kustomization.yaml"])["resources"]

@@ -1,4 +1,4 @@
-"""The step runner: concurrency, ordering, failure policies, cancellation, graph errors."""
+"""The step graph: data between steps, concurrency, ordering, failure policies, cancellation."""
 
 from __future__ import annotations
 
@@ -14,10 +14,15 @@ from pipelines.stepgraph import (
     PipelineDefinitionError,
     PipelineResult,
     Step,
+    StepInputs,
     StepKind,
+    StepOutput,
     StepStatus,
     pipeline,
 )
+
+# Reports in these tests are plain strings standing for files.
+Report = str
 
 
 class Recorder:
@@ -36,15 +41,15 @@ class Recorder:
         fail: Exception | None = None,
         output: str | None = None,
         timeout: float | None = None,
-    ) -> Step:
-        async def run() -> str | None:
+    ) -> Step[Report]:
+        async def run(_inputs: StepInputs) -> StepOutput[Report]:
             self.events.append(f"start {name}")
             await anyio.sleep(seconds)
             if fail is not None:
                 self.events.append(f"fail {name}")
                 raise fail
             self.events.append(f"end {name}")
-            return output
+            return StepOutput(summary=output)
 
         return Step(name=name, run=run, depends_on=depends_on, kind=kind, timeout=timeout)
 
@@ -219,7 +224,7 @@ async def test_cancellation_reports_which_steps_ran_and_which_did_not() -> None:
             rec.step("after-long", depends_on=("long",)),
         ],
     )
-    reported: list[PipelineResult] = []
+    reported: list[PipelineResult[Report]] = []
     with anyio.move_on_after(0.2) as scope:
         await graph.run(on_result=reported.append)
     assert scope.cancelled_caught, "the cancellation must propagate, not be swallowed"
@@ -240,7 +245,7 @@ async def test_cancellation_reports_which_steps_ran_and_which_did_not() -> None:
 
 async def test_on_result_receives_the_returned_result() -> None:
     rec = Recorder()
-    reported: list[PipelineResult] = []
+    reported: list[PipelineResult[Report]] = []
     result = await pipeline("p", [rec.step("a")]).run(on_result=reported.append)
     assert reported == [result]
 
@@ -276,12 +281,9 @@ async def test_summary_table_lists_every_step_with_result_and_duration() -> None
     assert "  scan: RuntimeError: 2 CRITICAL\n    more" in summary
 
 
-StepMaker = Callable[..., Step]
-
-
-def _noop() -> Callable[[], Awaitable[str | None]]:
-    async def run() -> str | None:
-        return None
+def _noop() -> Callable[[StepInputs], Awaitable[StepOutput[Report]]]:
+    async def run(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput()
 
     return run
 
@@ -313,7 +315,7 @@ def _noop() -> Callable[[], Awaitable[str | None]]:
     ],
 )
 def test_graph_errors_are_raised_when_the_pipeline_is_built(
-    steps: list[Step], message: str
+    steps: list[Step[Report]], message: str
 ) -> None:
     with pytest.raises(PipelineDefinitionError) as caught:
         Pipeline(name="p", steps=tuple(steps))
@@ -331,3 +333,94 @@ def test_order_is_topological_and_keeps_definition_order_among_independents() ->
         ],
     )
     assert graph.order == ("build", "e2e", "lint", "unit")
+
+
+# --- data between steps -------------------------------------------------------------
+
+
+async def test_a_step_receives_the_values_of_its_dependencies() -> None:
+    seen: dict[str, object] = {}
+
+    async def publish(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(summary="pushed", value="repo@sha256:ab")
+
+    async def deploy(inputs: StepInputs) -> StepOutput[Report]:
+        image = inputs.get_as("publish", str)
+        seen.update(inputs)
+        return StepOutput(summary=f"deployed {image}", value=f"https://dev/{image}")
+
+    async def smoke(inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(summary=f"smoke against {inputs.get_as('deploy', str)}")
+
+    graph = pipeline(
+        "dev",
+        [
+            Step(name="publish", run=publish, kind="effect"),
+            Step(name="deploy", run=deploy, depends_on=("publish",), kind="effect"),
+            Step(name="smoke", run=smoke, depends_on=("deploy",)),
+        ],
+    )
+    result = await graph.run()
+    assert result.ok
+    assert seen == {"publish": "repo@sha256:ab"}  # only what it depends on
+    assert result.output("smoke") == "smoke against https://dev/repo@sha256:ab"
+
+
+async def test_a_step_input_of_the_wrong_type_fails_that_step() -> None:
+    async def produce(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(value=42)
+
+    async def consume(inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(summary=inputs.get_as("produce", str))
+
+    result = await pipeline(
+        "p",
+        [
+            Step(name="produce", run=produce),
+            Step(name="consume", run=consume, depends_on=("produce",)),
+        ],
+    ).run()
+    assert result.step("consume").status is StepStatus.FAILED
+    assert result.step("consume").error == "TypeError: step input 'produce' is int, expected str"
+
+
+async def test_reports_are_kept_from_passed_and_failed_steps() -> None:
+    async def unit(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(
+            summary="unit: 3 passed, 1 failed",
+            reports={"junit/unit.xml": "<unit/>"},
+            failure="unit: 3 passed, 1 failed; failing: test_x",
+        )
+
+    async def lint(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(summary="lint passed", reports={"lint.txt": "ok"})
+
+    async def publish(_inputs: StepInputs) -> StepOutput[Report]:
+        raise AssertionError("publish must not start after a failed validation")
+
+    result = await pipeline(
+        "p",
+        [
+            Step(name="unit", run=unit),
+            Step(name="lint", run=lint),
+            Step(name="publish", run=publish, depends_on=("unit", "lint"), kind="effect"),
+        ],
+    ).run()
+    assert not result.ok
+    unit_result = result.step("unit")
+    assert unit_result.status is StepStatus.FAILED
+    assert unit_result.error == "unit: 3 passed, 1 failed; failing: test_x"
+    assert unit_result.output == "unit: 3 passed, 1 failed"
+    assert result.step("publish").status is StepStatus.SKIPPED
+    assert dict(result.reports) == {"junit/unit.xml": "<unit/>", "lint.txt": "ok"}
+
+
+async def test_two_steps_keeping_one_report_path_is_a_definition_bug() -> None:
+    async def keep(_inputs: StepInputs) -> StepOutput[Report]:
+        return StepOutput(reports={"same.xml": "x"})
+
+    result = await pipeline("p", [Step(name="a", run=keep), Step(name="b", run=keep)]).run()
+    assert result.step("b").status is StepStatus.FAILED
+    assert "keeps report 'same.xml', which another step already kept" in (
+        result.step("b").error or ""
+    )

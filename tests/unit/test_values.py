@@ -200,3 +200,9 @@ def test_regions(region: str) -> None:
 def test_a_bad_region_is_refused(region: str) -> None:
     with pytest.raises(InputError, match="not an AWS region name"):
         AwsRegion.parse(region)
+
+
+@pytest.mark.parametrize("text", ["UPPER/case:tag", "Library/alpine:3"])
+def test_a_first_part_that_is_no_host_must_be_a_lowercase_path(text: str) -> None:
+    with pytest.raises(InputError):
+        ImageRef.parse(text)

@@ -1,4 +1,4 @@
-"""Graph builders for the Trivy scan: one DB download, one scan, converted reports.
+"""The Trivy scan as Dagger graphs: one DB download, one scan, converted reports.
 
 The vulnerability DB lives in a cache volume. The download step runs once per
 pipeline run (a per-run stamp keeps BuildKit from replaying an old download)
@@ -19,8 +19,7 @@ from ci import toolchain
 from ci.images import IMAGES
 from ci.results import ScanResult
 from pipelines.config import PipelineConfig, ScanConfig
-from pipelines.errors import InputError
-from pipelines.images import check_image_ref
+from pipelines.requests import ScanRequest
 from pipelines.scan import (
     IgnoreRule,
     evaluate,
@@ -97,33 +96,21 @@ def scanned(
     return ctr
 
 
-def check_request(image: str | None, registry_password: dagger.Secret | None) -> None:
-    """Refuse a malformed --image, or a password without one, before any work."""
-    if image is not None:
-        check_image_ref(image, argument="image")
-    elif registry_password is not None:
-        raise InputError(
-            argument="registry-password",
-            problem="a registry password only makes sense with --image",
-            fix="add --image=<registry>/<repository>@sha256:... or drop the password",
-        )
-
-
 async def scan_and_gate(
     source: dagger.Directory,
     config: PipelineConfig,
+    request: ScanRequest | None = None,
     *,
-    image: str | None = None,
-    registry_username: str = "AWS",
     registry_password: dagger.Secret | None = None,
     run_stamp: str | None = None,
     built: dagger.Container | None = None,
 ) -> ScanResult:
     """Scan an image, gate it in the core, keep every report.
 
-    The image is ``built`` (a platform variant), else the published ``image``
-    reference, else the service built for the engine's platform.
+    The image is ``built`` (a platform variant), else the published
+    ``request.image``, else the service built for the engine's platform.
     """
+    request = request or ScanRequest()
     settings = config.scan
     ignorefile = None
     rules: tuple[IgnoreRule, ...] = ()
@@ -131,15 +118,15 @@ async def scan_and_gate(
         ignorefile = source.file(settings.ignorefile)
         rules = parse_ignorefile(await ignorefile.contents(), file=settings.ignorefile)
     trivy = trivy_with_db(settings, run_stamp or uuid.uuid4().hex)
-    if image is None:
+    if request.image is None:
         local = built if built is not None else toolchain.image(source, config)
         ctr = scanned(trivy, settings, image=local, ignorefile=ignorefile)
     else:
         ctr = scanned(
             trivy,
             settings,
-            image_ref=image,
-            registry_username=registry_username,
+            image_ref=str(request.image),
+            registry_username=request.registry_username,
             registry_password=registry_password,
             ignorefile=ignorefile,
         )
