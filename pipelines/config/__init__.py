@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.config._reader import Table, is_digest_pinned
+from pipelines.config._reader import Table
 from pipelines.config.build import (
     BuildConfig,
     CacheMount,
@@ -26,7 +26,7 @@ from pipelines.config.scan import ScanConfig, parse_scan
 from pipelines.config.service import ServiceConfig, parse_service
 from pipelines.config.status import StatusConfig, parse_status
 from pipelines.errors import ConfigError
-from pipelines.values import AwsRegion
+from pipelines.values import AwsRegion, is_digest_pinned
 
 CONFIG_FILE = "pipelines.toml"
 # The hostname the service under test has for its test runner.

@@ -10,21 +10,13 @@ give the same quality of error without repeating itself.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from pipelines.errors import ConfigError, did_you_mean
+from pipelines.values import is_digest_pinned
 
 _MISSING: Any = object()
-
-# An image reference is pinned when it carries a content digest.
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-
-
-def is_digest_pinned(image: str) -> bool:
-    """True when ``image`` ends in ``@sha256:<64 hex>``."""
-    return bool(_DIGEST.search(image))
 
 
 def _type_name(value: object) -> str:

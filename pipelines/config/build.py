@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipelines.config._reader import Table
 
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +59,7 @@ def parse_build(table: Table | None) -> BuildConfig:
     target = table.string("target", None, example='"runtime"')
     platforms = table.str_list("platforms", (), example='["linux/amd64", "linux/arm64"]')
     for platform in platforms:
-        if not _PLATFORM.match(platform):
+        if not _PLATFORM.fullmatch(platform):
             table.fail(
                 "platforms",
                 f"{platform!r} is not an OS/architecture platform",

@@ -36,8 +36,8 @@ from pipelines.config._reader import Table
 DEPENDENCY_SUITES = ("smoke", "integration", "e2e")
 DEFAULT_SUITES = ("integration", "e2e")
 
-_HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOSTNAME = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +95,7 @@ def parse_dependencies(tables: tuple[Table, ...]) -> tuple[DependencyConfig, ...
 
 def _parse_one(table: Table) -> DependencyConfig:
     name = table.string("name", example='"db"')
-    if not _HOSTNAME.match(name):
+    if not _HOSTNAME.fullmatch(name):
         table.fail(
             "name",
             f"{name!r} is not a hostname label (lowercase letters, digits, '-', "
@@ -165,7 +165,7 @@ def _parse_readiness(table: Table | None) -> Readiness:
 
 
 def _check_env_name(table: Table, key: str, name: str) -> None:
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         table.fail(
             key,
             f"{name!r} is not an environment variable name",

@@ -43,9 +43,9 @@ TARGETS = ("eks", "ec2")
 EKS_URL_FIELDS = ("namespace", "branch")
 # A namespace is a DNS label: the prefix leaves room for a useful branch slug.
 MAX_NAMESPACE_PREFIX = 30
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_TAG_KEY = re.compile(r"[\w.:/=+\-@ ]{1,128}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +152,7 @@ def _url(table: Table, fields: tuple[str, ...], example: str) -> str:
 
 def _dns_label(table: Table, key: str, default: str | None, *, max_length: int = 63) -> str | None:
     value: str | None = table.string(key, default, example='"hello-service"')
-    if value is not None and (len(value) > max_length or not _DNS_LABEL.match(value)):
+    if value is not None and (len(value) > max_length or not _DNS_LABEL.fullmatch(value)):
         table.fail(
             key,
             f"{value!r} is not a DNS label of at most {max_length} characters "
@@ -196,7 +196,7 @@ def _parse_ec2(table: Table) -> Ec2DeployConfig:
     region = _region(table)
     url = _url(table, (), "http://hello.dev.example.internal:8080")
     tag_key: str = table.string("tag_key", "Environment", example='"Environment"')
-    if not _TAG_KEY.match(tag_key) or tag_key.lower().startswith("aws:"):
+    if not _TAG_KEY.fullmatch(tag_key) or tag_key.lower().startswith("aws:"):
         table.fail(
             "tag_key",
             f"{tag_key!r} is not a usable EC2 tag key",
@@ -213,7 +213,7 @@ def _parse_ec2(table: Table) -> Ec2DeployConfig:
     )
     env = table.str_map("env", ())
     for name, _ in env:
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             table.fail(
                 "env",
                 f"{name!r} is not an environment variable name",

@@ -27,7 +27,7 @@ from pipelines.config._reader import Table
 from pipelines.tags import DEFAULT_RELEASE_TEMPLATE, template_problem
 from pipelines.values import AwsRegion, region_problem
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _REGISTRY_EXAMPLE = '"123456789012.dkr.ecr.eu-west-1.amazonaws.com"'
 
 
@@ -123,7 +123,7 @@ def parse_publish(table: Table | None) -> PublishConfig | None:
         )
 
     role_arn = table.string("role_arn", None, example='"arn:aws:iam::123456789012:role/ci-publish"')
-    if role_arn is not None and not _ROLE_ARN.match(role_arn):
+    if role_arn is not None and not _ROLE_ARN.fullmatch(role_arn):
         table.fail(
             "role_arn",
             f"{role_arn!r} is not an IAM role ARN",

@@ -55,11 +55,11 @@ DEFAULT_TIMEOUT = "10m"
 # host[:port]/path[:tag]; no scheme, no digest, no comma (Trivy takes the
 # list comma-separated).
 _REPOSITORY = re.compile(
-    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)+"
-    r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$"
+    r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)+"
+    r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?"
 )
 # A Go duration as Trivy's --timeout reads it, limited to h/m/s.
-_DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
+_DURATION = re.compile(r"(?=\d)(\d+h)?(\d+m)?(\d+s)?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +91,7 @@ def parse_scan(table: Table | None) -> ScanConfig:
             'write it relative to the service directory, e.g. `ignorefile = ".trivyignore"`',
         )
     timeout = table.string("timeout", DEFAULT_TIMEOUT, example='"10m"')
-    if not _DURATION.match(timeout) or not any(c in "123456789" for c in timeout):
+    if not _DURATION.fullmatch(timeout) or not any(c in "123456789" for c in timeout):
         table.fail(
             "timeout",
             f'expected a positive duration such as "10m" or "1h30m", got {timeout!r}',
@@ -146,7 +146,7 @@ def _repositories(table: Table, name: str, default: tuple[str, ...]) -> tuple[st
             f"remove the key to use the defaults, or write `{name} = {example}`",
         )
     for repository in repositories:
-        if not _REPOSITORY.match(repository):
+        if not _REPOSITORY.fullmatch(repository):
             table.fail(
                 name,
                 f"{repository!r} is not an OCI repository reference",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipelines.config._reader import Table
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +30,7 @@ class ServiceConfig:
 
 def parse_service(table: Table) -> ServiceConfig:
     name = table.string("name", example='"hello-service"')
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         table.fail(
             "name",
             f"{name!r} is not a DNS label (lowercase letters, digits, '-')",

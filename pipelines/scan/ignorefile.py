@@ -23,7 +23,7 @@ from pathlib import Path
 from pipelines.errors import ConfigError
 
 _EXPIRY_PREFIX = "exp:"
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +69,7 @@ def _expiry(fields: list[str], *, file: str, line: int) -> date | None:
             try:
                 # The pattern first: date.fromisoformat would also take "20270131",
                 # which Trivy rejects.
-                if not _ISO_DATE.match(value):
+                if not _ISO_DATE.fullmatch(value):
                     raise ValueError(value)
                 return date.fromisoformat(value)
             except ValueError:
