@@ -143,7 +143,9 @@ async def wait_ready(
         else:
             raise DependencyNotReady(
                 f"dependency {dependency.name!r} was not ready after "
-                f"{readiness.timeout_seconds}s: `{' '.join(readiness.command)}` kept failing"
+                f"{readiness.timeout_seconds}s: `{' '.join(readiness.command)}` kept failing",
+                where=f"[[dependencies]] {dependency.name}",
+                fix="check the dependency's image and env, or raise `readiness.timeout_seconds`",
             )
 
 

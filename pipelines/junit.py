@@ -34,7 +34,11 @@ def summarize(xml_text: str, *, file: str) -> JUnitSummary:
     try:
         root = ET.fromstring(xml_text)  # noqa: S314
     except ET.ParseError as error:
-        raise PipelinesError(f"{file}: not a JUnit XML report: {error}") from None
+        raise PipelinesError(
+            f"not a JUnit XML report: {error}",
+            where=file,
+            fix="point the suite's `report` at the JUnit XML its test command writes",
+        ) from None
     cases = root.iter("testcase")
     tests = failures = errors = skipped = 0
     failed: list[str] = []

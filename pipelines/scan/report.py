@@ -28,9 +28,7 @@ class ReportError(PipelinesError):
 
     def __init__(self, *, file: str, problem: str, fix: str = _FIX) -> None:
         self.file = file
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{file}: {problem}\n  fix: {fix}")
+        super().__init__(problem, where=file, fix=fix)
 
 
 @dataclass(frozen=True, kw_only=True)
