@@ -80,7 +80,12 @@ if TYPE_CHECKING:
         """A Dagger function whose result the engine must never reuse."""
         ...
 
+    def check(fn: F, /) -> F:
+        """Marks a function for `dagger check` (apply it below ``function``)."""
+        ...
+
 else:
+    check = dagger.check
     field = dagger.field
     object_type = dagger.object_type
 
@@ -95,4 +100,12 @@ else:
         return dagger.function(cache="never")(user_errors(fn))
 
 
-__all__ = ["FunctionError", "field", "function", "object_type", "uncached_function", "user_errors"]
+__all__ = [
+    "FunctionError",
+    "check",
+    "field",
+    "function",
+    "object_type",
+    "uncached_function",
+    "user_errors",
+]

@@ -15,10 +15,10 @@ import uuid
 from typing import Annotated
 
 import dagger
-from dagger import DefaultPath, Doc, Ignore, check
+from dagger import DefaultPath, Doc, Ignore
 
 from ci import flows, registry, services, steps, suites, toolchain, trivy
-from ci._sdk import function, object_type, uncached_function
+from ci._sdk import check, function, object_type, uncached_function
 from ci.arguments import (
     SOURCE_IGNORE,
     BranchName,

@@ -39,6 +39,9 @@ class PipelinesError(Exception):
 class ConfigError(PipelinesError):
     """A configuration file (``pipelines.toml``, a manifest) is missing, malformed or wrong."""
 
+    # Always says how to fix it.
+    fix: str
+
     def __init__(self, *, file: str, key: str | None, problem: str, fix: str) -> None:
         self.file = file
         self.key = key
@@ -47,6 +50,9 @@ class ConfigError(PipelinesError):
 
 class InputError(PipelinesError):
     """A function argument given on the command line is invalid."""
+
+    # Always says how to fix it.
+    fix: str
 
     def __init__(self, *, argument: str, problem: str, fix: str) -> None:
         self.argument = argument

@@ -69,7 +69,9 @@ def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
 
 
 def with_secrets(source: dagger.Directory, **overrides: Any) -> PortablePipelines:
-    values = {name: dag.set_secret(name, value) for name, value in SENTINELS.items()}
+    values: dict[str, Any] = {
+        name: dag.set_secret(name, value) for name, value in SENTINELS.items()
+    }
     values.update(overrides)
     return PortablePipelines(source=source, **values)
 

@@ -334,7 +334,7 @@ async def test_a_command_that_never_finishes_times_out_and_is_cancelled(
     ec2, real_ssm = aws
     (instance,) = launch(ec2, 1, {"Environment": "dev"})
     ssm = ScriptedSsm(real_ssm, {instance: ["InProgress"]})
-    config = Ec2DeployConfig(region=REGION, url=URL, command_timeout_seconds=60)
+    config = Ec2DeployConfig(region=AwsRegion(REGION), url=URL, command_timeout_seconds=60)
     fake = FakeTime()
     with pytest.raises(DeployError, match=f"did not finish within 60s on {instance}"):
         await target(ec2, ssm, fake, HealthCheck([True]), config).deploy(DEPLOYMENT)
