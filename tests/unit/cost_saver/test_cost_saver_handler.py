@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.cost_saver.handler import lambda_handler
-from pipelines.cost_saver.model import Action
-from pipelines.cost_saver.settings import load_settings, parse_event
+from cost_saver.handler import lambda_handler
+from cost_saver.model import Action
+from cost_saver.settings import load_settings, parse_event
 from pipelines.errors import ConfigError
 from tests.unit.cost_saver.conftest import HOME, OPTED_IN, OTHER, TABLE, Fleet
 
