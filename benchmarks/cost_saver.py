@@ -35,10 +35,10 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.cost_saver.handler import build_clients, client_config, handle
-from pipelines.cost_saver.model import Action, OptIn
-from pipelines.cost_saver.settings import Event, Settings
-from pipelines.cost_saver.store import DynamoDbStore, create_table
+from cost_saver.handler import build_clients, client_config, handle
+from cost_saver.model import Action, OptIn
+from cost_saver.settings import Event, Settings
+from cost_saver.store import DynamoDbStore, create_table
 
 REGIONS = ("eu-west-1", "us-east-1")
 TABLE = "cost-saver-benchmark"

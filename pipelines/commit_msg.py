@@ -16,18 +16,17 @@ match wins:
 3. :data:`DEFAULT_TICKET_PATTERN` (``ABC-123``).
 
 The rule is pure: callers hand in the message, the branch and the settings.
-Only :func:`main` (``python -m pipelines.commit_msg <msg-file>``, the
-``commit-msg`` hook) reads files and asks git for the branch.
+The ``commit-msg`` git hook (``python -m pipelines_cli.commit_msg <msg-file>``)
+reads the files and asks git for the branch; the Dagger ``lint`` step applies
+the same rule to the commit it checks.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipelines.errors import ConfigError
 
@@ -177,54 +176,3 @@ def refusal(subject: str, *, branch: str | None, pattern: TicketPattern) -> str:
             "Your message is kept in .git/COMMIT_EDITMSG: `git commit -e -F .git/COMMIT_EDITMSG`.",
         ]
     )
-
-
-def _current_branch() -> str | None:
-    """The checked-out branch, from git; None outside a repository."""
-    import subprocess  # the hook's edge: the rule above never runs a process
-
-    result = subprocess.run(
-        ["git", "rev-parse", "--abbrev-ref", "HEAD"],  # noqa: S607 (git from PATH, like git itself)
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    name = result.stdout.strip()
-    return name if result.returncode == 0 and name else None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipelines.commit_msg <msg-file> [--branch NAME]``: exit 1 to refuse."""
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.commit_msg",
-        description="Refuse a commit whose subject and branch carry no ticket id.",
-    )
-    parser.add_argument("message_file", help="the file git hands to the commit-msg hook")
-    parser.add_argument(
-        "--branch", help="the branch name (default: asked of git; CI checkouts are detached)"
-    )
-    args = parser.parse_args(argv)
-
-    pyproject = Path("pyproject.toml")
-    try:
-        pattern = ticket_pattern(
-            environ=os.environ,
-            pyproject_text=pyproject.read_text(encoding="utf-8") if pyproject.is_file() else None,
-        )
-    except ConfigError as error:
-        print(f"commit-msg: {error}", file=sys.stderr)  # noqa: T201 (the hook's only output)
-        return 2
-    message = Path(args.message_file).read_text(encoding="utf-8")
-    branch = args.branch if args.branch is not None else _current_branch()
-    verdict = check_commit_message(message, branch=branch, pattern=pattern)
-    if not verdict.accepted:
-        print(verdict.reason, file=sys.stderr)  # noqa: T201 (the hook's only output)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

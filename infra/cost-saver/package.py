@@ -1,11 +1,16 @@
 """Build the cost saver's Lambda zip: ``python infra/cost-saver/package.py dist/cost-saver.zip``.
 
-The zip holds only what the handler imports: ``pipelines/__init__.py``,
-``pipelines/errors.py``, ``pipelines/cost_saver/`` and the ``tzdata`` package
-(the Lambda image may lack the system time zone files that ``zoneinfo``
-reads). boto3 comes with the Lambda runtime. Entries carry a fixed date and
-sorted order, so the same sources always give the same zip (and the same
-CloudFormation code hash).
+The zip holds only what the handler imports: the ``cost_saver/`` package, the
+few ``pipelines`` library modules it uses (:data:`LIBRARY_MODULES`), and the
+``tzdata`` package (the Lambda image may lack the system time zone files that
+``zoneinfo`` reads). boto3 comes with the Lambda runtime. Entries carry a
+fixed date and sorted order, so the same sources always give the same zip
+(and the same CloudFormation code hash).
+
+tests/integration/test_cost_saver_package.py imports the handler from the
+unpacked zip in a fresh interpreter and checks that the zip's Python files
+are exactly the modules it imported from this repository: a new library
+import of the cost saver fails that test until it is listed here.
 """
 
 from __future__ import annotations
@@ -18,15 +23,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _FIXED_DATE = (2020, 1, 1, 0, 0, 0)
-_SOURCES = ("pipelines/__init__.py", "pipelines/errors.py")
+PACKAGE = "cost_saver"
+# The library modules the cost saver imports, and what those import in turn:
+# the error base, and the boto3 client config shared with the pipelines.
+LIBRARY_MODULES = (
+    "pipelines/__init__.py",
+    "pipelines/errors.py",
+    "pipelines/aws/__init__.py",
+    "pipelines/aws/session.py",
+    "pipelines/values.py",
+)
 
 
 def files_to_ship() -> Iterator[tuple[Path, str]]:
     """Every (file, name in the zip) pair, sorted by name."""
-    entries = [(ROOT / name, name) for name in _SOURCES]
+    entries = [(ROOT / name, name) for name in LIBRARY_MODULES]
     entries += [
-        (path, path.relative_to(ROOT).as_posix())
-        for path in (ROOT / "pipelines" / "cost_saver").rglob("*.py")
+        (path, path.relative_to(ROOT).as_posix()) for path in (ROOT / PACKAGE).rglob("*.py")
     ]
     entries += _tzdata_files()
     yield from sorted(entries, key=lambda entry: entry[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipelines.config._reader import Table
@@ -49,6 +50,7 @@ __all__ = [
     "SuiteConfig",
     "ToolchainConfig",
     "is_digest_pinned",
+    "load_config",
     "parse_config",
 ]
 
@@ -134,6 +136,21 @@ class PipelineConfig:
                 fix=f'add [test.{name}] with `commands = [["pytest", "tests/{name}"]]`',
             )
         return self.tests[name]
+
+
+def load_config(path: Path | str) -> PipelineConfig:
+    """Read and parse a ``pipelines.toml`` file; errors name the file."""
+    file = str(path)
+    fix = f"check the path: a service keeps its {CONFIG_FILE} in its root directory"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ConfigError(file=file, key=None, problem="not found", fix=fix) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            file=file, key=None, problem=f"cannot be read: {error}", fix=fix
+        ) from None
+    return parse_config(text, file=file)
 
 
 def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:

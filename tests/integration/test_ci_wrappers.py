@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines_cli.deploy_checks import tool, validate_builtin
 from tests.ci_wrappers import (
     GITHUB_WORKFLOWS,
     GITLAB_CI,
@@ -28,7 +29,6 @@ from tests.ci_wrappers import (
     jenkins_stages,
     sh_scripts,
 )
-from tests.deploy_checks import tool, validate_builtin
 
 pytestmark = pytest.mark.tools
 

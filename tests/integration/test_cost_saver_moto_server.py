@@ -2,7 +2,7 @@
 
 One run in this process, and one from the Lambda zip that package.py builds,
 in a fresh interpreter without the repository or the system time zone files
-on its path: what Lambda itself would import.
+on its path (tests/integration/lambda_zip.py): what Lambda itself would import.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +19,10 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from pipelines.cost_saver.handler import lambda_handler
-from pipelines.cost_saver.store import create_table
+from cost_saver.handler import lambda_handler
+from cost_saver.store import create_table
+from tests.integration.lambda_zip import build_zip, run_alone
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_SCRIPT = ROOT / "infra" / "cost-saver" / "package.py"
 HOME = "eu-west-1"
 OTHER = "us-east-1"
 TABLE = "cost-saver"
@@ -127,17 +123,10 @@ def test_the_handler_parks_and_restores_through_the_http_endpoint(endpoint: str)
 
 def test_the_packaged_zip_runs_on_its_own(endpoint: str, tmp_path: Path) -> None:
     fleet = build_fleet()
-    archive = tmp_path / "cost-saver.zip"
-    subprocess.run(
-        [sys.executable, str(PACKAGE_SCRIPT), str(archive)], check=True, capture_output=True
-    )
-    unpacked = tmp_path / "function"
-    with zipfile.ZipFile(archive) as opened:
-        opened.extractall(unpacked)
+    _, unpacked = build_zip(tmp_path)
     driver = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(unpacked)!r})\n"
-        "import pipelines.cost_saver.handler as handler\n"
+        "import json\n"
+        "import cost_saver.handler as handler\n"
         f"assert handler.__file__.startswith({str(unpacked)!r}), handler.__file__\n"
         "import tzdata\n"
         f"assert tzdata.__file__.startswith({str(unpacked)!r}), tzdata.__file__\n"
@@ -145,17 +134,9 @@ def test_the_packaged_zip_runs_on_its_own(endpoint: str, tmp_path: Path) -> None
         "print(json.dumps(report))\n"
     )
 
-    # -I: no current directory or PYTHONPATH, so the repository cannot leak in;
+    # Only the zip, the standard library and boto3 on the path (lambda_zip.py);
     # an empty PYTHONTZPATH hides the system zone files, as a bare image would.
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", driver],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        env={**_environment(endpoint), "PYTHONTZPATH": ""},
-        timeout=120,
-    )
+    result = run_alone(unpacked, driver, env={**_environment(endpoint), "PYTHONTZPATH": ""})
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])

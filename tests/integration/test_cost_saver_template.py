@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from pipelines.cost_saver.store import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
+from cost_saver.store import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "cost-saver" / "template.yaml"

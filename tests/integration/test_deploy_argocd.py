@@ -19,7 +19,7 @@ import pytest
 
 from pipelines.tags import dev_image_tag
 from pipelines.values import Branch, CommitId
-from tests.deploy_checks import (
+from pipelines_cli.deploy_checks import (
     ENVIRONMENTS,
     FEATURE_TAG_SAMPLES,
     RELEASE_CANDIDATE_SAMPLES,
@@ -28,14 +28,14 @@ from tests.deploy_checks import (
     check_environment,
     find,
     kustomize_build,
-    load_service_facts,
 )
+from tests.deploy_trees import reference_service
 
 pytestmark = pytest.mark.tools
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-SERVICE = load_service_facts()
+SERVICE = reference_service()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Every kustomization of deploy/ builds, and everything it renders is valid.
 
 Built-in kinds go through `kubernetes-validate --strict` against Kubernetes
-1.32; Argo resources through their JSON schemas (tests/fixtures/argo-schemas),
-since kubernetes-validate only warns about kinds it does not know. Each
-validator is also shown to fail on a broken copy of the tree.
+1.32; Argo resources through their JSON schemas (package data of the deploy
+checks, pipelines_cli/deploy_checks/argo-schemas), since kubernetes-validate
+only warns about kinds it does not know. Each validator is also shown to
+fail on a broken copy of the tree.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests import deploy_checks
-from tests.deploy_checks import (
+from pipelines_cli import deploy_checks
+from pipelines_cli.deploy_checks import (
     ARGO_SCHEMAS,
     BuildError,
     applications,
     buildable_kustomizations,
-    copy_tree,
     kustomize_build,
-    replace_once,
     validate_builtin,
     validate_custom,
 )
+from tests.deploy_trees import copy_tree, replace_once
 
 pytestmark = pytest.mark.tools
 

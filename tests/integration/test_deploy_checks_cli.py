@@ -1,4 +1,4 @@
-"""`python -m tests.deploy_checks deploy/`: the entry point a pre-commit hook calls."""
+"""`python -m pipelines_cli.deploy_checks deploy/`: the entry point a pre-commit hook calls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_checks import copy_tree, replace_once
+from tests.deploy_trees import copy_tree, replace_once
 
 pytestmark = pytest.mark.tools
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_checks(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tests.deploy_checks", *arguments],
+        [sys.executable, "-m", "pipelines_cli.deploy_checks", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -47,10 +47,13 @@ def test_a_broken_tree_fails_and_says_where_and_how_to_fix(tmp_path: Path) -> No
 
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert (
+    problem = (
         "dev: Deployment/hello-service: rollingUpdate.maxUnavailable is 1: old pods would "
-        "stop before new ones are ready (fix: 0)" in lines
+        "stop before new ones are ready"
     )
+    assert problem in lines
+    # The fix on the line below the problem, as every error of the project prints it.
+    assert lines[lines.index(problem) + 1] == "  fix: set rollingUpdate.maxUnavailable: 0"
     assert any(
         line.startswith("staging: Application/hello-service-staging: automated sync")
         for line in lines
@@ -80,3 +83,45 @@ def test_termination_grace_follows_the_services_drain_time(tmp_path: Path) -> No
     assert "terminationGracePeriodSeconds 30 is not longer than preStop 5 s + drain 30 s" in (
         result.stderr
     )
+
+
+def test_it_runs_from_any_directory_with_what_it_ships(tmp_path: Path) -> None:
+    # Nothing read relative to this repository: the schemas are package data.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines_cli.deploy_checks",
+            str(ROOT / "deploy"),
+            "--service-config",
+            str(ROOT / "examples/hello-service/pipelines.toml"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("no-such-deploy/",), "deploy-checks: no-such-deploy: not a directory\n  fix: "),
+        (
+            ("deploy/", "--service-config", "no/pipelines.toml"),
+            "deploy-checks: no/pipelines.toml: not found\n  fix: ",
+        ),
+    ],
+    ids=["no-tree", "no-service-config"],
+)
+def test_what_it_cannot_check_is_one_message_and_exit_2(
+    arguments: tuple[str, ...], says: str
+) -> None:
+    result = run_checks(*arguments)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(says), result.stderr
+    assert "Traceback" not in result.stderr

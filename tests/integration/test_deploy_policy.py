@@ -16,25 +16,22 @@ from typing import Any
 
 import pytest
 
-from tests.deploy_checks import (
+from pipelines_cli.deploy_checks import (
     ENVIRONMENTS,
     Document,
-    ServiceFacts,
     check_images,
     check_tree,
     check_workloads,
-    copy_tree,
     find,
     kustomize_build,
-    load_service_facts,
-    replace_once,
 )
+from tests.deploy_trees import copy_tree, reference_service, replace_once
 
 pytestmark = pytest.mark.tools
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-SERVICE = load_service_facts()
+SERVICE = reference_service()
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
@@ -44,13 +41,16 @@ def overlays() -> dict[str, list[Document]]:
 
 
 def test_the_manifests_check_against_the_reference_services_own_config() -> None:
-    assert load_service_facts() == ServiceFacts(
-        name="hello-service",
-        port=8080,
-        health_path="/healthz",
-        readiness_path="/readyz",
-        drain_seconds=10,
-    )
+    service = reference_service()
+
+    # The facts the manifests must agree with, read by the library's own parser.
+    assert (
+        service.name,
+        service.port,
+        service.health_path,
+        service.readiness_path,
+        service.drain_seconds,
+    ) == ("hello-service", 8080, "/healthz", "/readyz", 10)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -351,7 +351,7 @@ def test_each_safety_rule_fails_when_broken(
 def test_a_workload_that_runs_nothing_is_reported() -> None:
     problems = check_workloads([], environment="dev", service=SERVICE)
 
-    assert problems == ["no Deployment or Rollout runs hello-service (fix: include ../../base)"]
+    assert problems == ["no Deployment or Rollout runs hello-service\n  fix: include ../../base"]
 
 
 @pytest.mark.parametrize(

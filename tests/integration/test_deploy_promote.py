@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.promote import OVERLAYS, overlay_path, set_overlay_image
-from tests.deploy_checks import (
-    check_images,
-    check_tree,
-    copy_tree,
-    find,
-    kustomize_build,
-    load_service_facts,
-)
+from pipelines_cli.deploy_checks import check_images, check_tree, find, kustomize_build
+from tests.deploy_trees import copy_tree, reference_service
 
 pytestmark = pytest.mark.tools
 
@@ -44,7 +38,7 @@ def test_a_promoted_digest_is_what_the_environment_runs(tmp_path: Path, environm
     images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
     assert images == [f"{REPOSITORY}@{DIGEST}"]
     assert check_images(documents, environment=environment) == []
-    assert check_tree(tree, service=load_service_facts()) == []
+    assert check_tree(tree, service=reference_service()) == []
 
 
 def test_promoting_staging_leaves_prod_as_it_was(tmp_path: Path) -> None:

@@ -7,23 +7,21 @@ from typing import Any
 
 import pytest
 
-from tests.deploy_checks import (
+from pipelines_cli.deploy_checks import (
     CANDIDATE_ANNOTATION,
     Document,
     check_images,
     check_tree,
     check_workloads,
-    copy_tree,
     find,
     kustomize_build,
-    load_service_facts,
-    replace_once,
 )
+from tests.deploy_trees import copy_tree, reference_service, replace_once
 
 pytestmark = pytest.mark.tools
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE = load_service_facts()
+SERVICE = reference_service()
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 CANDIDATE_DIGEST = "sha256:" + "c4" * 32
 

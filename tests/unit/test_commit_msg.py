@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipelines.commit_msg import (
     DEFAULT_TICKET_PATTERN,
     check_commit_message,
     compile_pattern,
-    main,
     subject_of,
     ticket_pattern,
 )
@@ -182,23 +179,3 @@ def test_a_pattern_that_is_not_a_string_is_refused() -> None:
     text = "[tool.portable-pipelines]\nticket_pattern = 123\n"
     with pytest.raises(ConfigError, match="expected a non-empty string"):
         ticket_pattern(environ={}, pyproject_text=text)
-
-
-def test_the_cli_takes_the_branch_as_an_argument(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # --branch spares asking git: a CI checkout is detached, and this tier runs no process.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TICKET_PATTERN", raising=False)
-    message = tmp_path / "COMMIT_EDITMSG"
-    message.write_text("Add the readiness probe\n", encoding="utf-8")
-
-    assert main([str(message), "--branch", "feature/ABC-123-probe"]) == 0
-    assert main([str(message), "--branch", "feature/probe"]) == 1
-    assert "commit refused" in capsys.readouterr().err
-
-    (tmp_path / "pyproject.toml").write_text(
-        "[tool.portable-pipelines]\nticket_pattern = '['\n", encoding="utf-8"
-    )
-    assert main([str(message), "--branch", "feature/ABC-123-probe"]) == 2
-    assert "pyproject.toml: tool.portable-pipelines.ticket_pattern" in capsys.readouterr().err

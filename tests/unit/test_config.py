@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from pipelines.config import PipelineConfig, parse_config
+from pipelines.config import PipelineConfig, load_config, parse_config
 from pipelines.dockerfile import check_build_targets, stage_names
 from pipelines.errors import ConfigError
 from tests.conftest import REFERENCE_SERVICE
@@ -34,6 +37,23 @@ def test_reference_service_config_parses() -> None:
     assert config.lint is not None
     assert all(isinstance(cmd, tuple) and cmd for cmd in config.lint.commands)
     assert set(config.tests) == {"unit", "smoke", "integration", "e2e"}
+
+
+def test_load_config_reads_the_file_and_names_it_in_errors(tmp_path: Path) -> None:
+    assert load_config(REFERENCE_SERVICE / "pipelines.toml") == parse(
+        (REFERENCE_SERVICE / "pipelines.toml").read_text()
+    )
+
+    for missing in (tmp_path / "pipelines.toml", tmp_path):
+        with pytest.raises(ConfigError) as caught:
+            load_config(missing)
+        assert (caught.value.file, caught.value.problem) == (str(missing), "not found")
+        assert "fix: check the path" in str(caught.value)
+
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(b'[service]\nname = "\xff"\n')
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(broken))}: cannot be read: "):
+        load_config(broken)
 
 
 def test_defaults_of_a_minimal_config() -> None:

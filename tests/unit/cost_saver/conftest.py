@@ -12,12 +12,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipelines.cost_saver.handler import build_clients, client_config, handle
-from pipelines.cost_saver.kinds import REGISTRY, ResourceKind
-from pipelines.cost_saver.model import Action, OptIn
-from pipelines.cost_saver.report import ResourcesFailedError
-from pipelines.cost_saver.settings import Event, Settings
-from pipelines.cost_saver.store import DynamoDbStore, create_table
+from cost_saver.handler import build_clients, client_config, handle
+from cost_saver.kinds import REGISTRY, ResourceKind
+from cost_saver.model import Action, OptIn
+from cost_saver.report import ResourcesFailedError
+from cost_saver.settings import Event, Settings
+from cost_saver.store import DynamoDbStore, create_table
 
 HOME = "eu-west-1"
 OTHER = "us-east-1"

@@ -9,8 +9,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from pipelines.cost_saver.kinds import REGISTRY
-from pipelines.cost_saver.kinds.ec2_instances import Ec2Instances
+from cost_saver.kinds import REGISTRY
+from cost_saver.kinds.ec2_instances import Ec2Instances
 from tests.unit.cost_saver.conftest import HOME, OPTED_IN, TABLE, TODAY, CostSaver, Fleet, outcomes
 
 THROTTLED = (
@@ -210,7 +210,14 @@ def test_an_unreadable_saved_item_fails_that_resource_only(
     assert aws.group_capacity(HOME, "web") == (0, 0, 0)
     problems = {str(e["kind"]): str(e["error"]) for e in raised.report.errors()}
     assert "'three please' is not a JSON object" in problems["autoscaling-group"]
+    assert "\n  fix: correct the item or delete it" in problems["autoscaling-group"]
     assert "unknown kind 'lambda-function'" in problems["lambda-function"]
+    assert problems["lambda-function"].endswith("\n  fix: delete those items from the table")
+    # Each error's fix stays under that error, apart from the run's own fix at the end.
+    message = str(raised).splitlines()
+    assert message[0] == "cost saver start: 2 error(s); every other resource was handled:"
+    assert "    fix: delete those items from the table" in message
+    assert message[-1].startswith("  fix: read each error above")
 
 
 @pytest.mark.parametrize("action", ["stop", "start"])

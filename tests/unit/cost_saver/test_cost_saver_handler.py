@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.cost_saver.handler import lambda_handler
-from pipelines.cost_saver.model import Action
-from pipelines.cost_saver.settings import load_settings, parse_event
+from cost_saver.handler import RETRY_ATTEMPTS, client_config, lambda_handler
+from cost_saver.model import Action
+from cost_saver.settings import load_settings, parse_event
 from pipelines.errors import ConfigError
 from tests.unit.cost_saver.conftest import HOME, OPTED_IN, OTHER, TABLE, Fleet
 
@@ -136,3 +136,12 @@ def test_skip_dates_are_read_in_the_schedules_time_zone(
 
     assert (report["skipped_because"] is not None) is skipped
     assert aws.group_capacity(HOME, "web") == ((1, 4, 2) if skipped else (0, 0, 0))
+
+
+def test_every_client_retries_in_standard_mode_with_the_lambdas_own_user_agent() -> None:
+    # The shared pipelines.aws.session.client_config, with the Lambda's own settings.
+    config = client_config()
+
+    assert config.retries == {"mode": "standard", "max_attempts": RETRY_ATTEMPTS}
+    assert RETRY_ATTEMPTS == 6
+    assert config.user_agent_extra == "portable-pipelines-cost-saver"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.cost_saver.store import DynamoDbStore, SavedCapacity
+from cost_saver.store import DynamoDbStore, SavedCapacity
 from tests.unit.cost_saver.conftest import HOME, TABLE, Fleet
 
 

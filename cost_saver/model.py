@@ -47,7 +47,7 @@ class Resource:
     ``parked`` means it is already at its parked capacity (stopped, or scaled
     to zero). ``blocked`` says why it must not be touched right now even though
     it is opted in (a member of a group handled as a whole, a transitional
-    state); the runner reports it as skipped with that reason.
+    state); ``park_and_restore`` reports it as skipped with that reason.
     """
 
     kind: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from pipelines.cost_saver.model import describe_error
+from cost_saver.model import describe_error
 
 T = TypeVar("T")
 

@@ -12,16 +12,20 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from pipelines.cost_saver.kinds import REGISTRY, ResourceKind
-from pipelines.cost_saver.model import RegionClients
-from pipelines.cost_saver.report import LogSink, Report, ResourcesFailedError, stdout_sink
-from pipelines.cost_saver.runner import run
-from pipelines.cost_saver.settings import Event, Settings, load_settings, parse_event
-from pipelines.cost_saver.store import DynamoDbStore, SavedCapacityStore
+from cost_saver.kinds import REGISTRY, ResourceKind
+from cost_saver.model import RegionClients
+from cost_saver.park_and_restore import park_or_restore
+from cost_saver.report import LogSink, Report, ResourcesFailedError, stdout_sink
+from cost_saver.settings import Event, Settings, load_settings, parse_event
+from cost_saver.store import DynamoDbStore, SavedCapacityStore
+from pipelines.aws import session as aws_session
 
 # Standard mode retries throttling and transient errors with jittered backoff
-# and a retry quota; a stop of hundreds of resources meets throttling.
+# and a retry quota; a stop of hundreds of resources meets throttling, so the
+# Lambda allows one attempt more than the pipelines' default.
 RETRY_ATTEMPTS = 6
+# In the user agent of every call, so CloudTrail tells the Lambda's calls apart.
+USER_AGENT = "portable-pipelines-cost-saver"
 
 
 def lambda_handler(event: object, context: object) -> dict[str, object]:
@@ -70,7 +74,9 @@ def handle(
             "nothing done"
         )
     else:
-        run(report=report, opt_in=settings.opt_in, clients=clients, store=store, kinds=kinds)
+        park_or_restore(
+            report=report, opt_in=settings.opt_in, clients=clients, store=store, kinds=kinds
+        )
     report.log_summary()
     if report.failed:
         raise ResourcesFailedError(report)
@@ -78,12 +84,8 @@ def handle(
 
 
 def client_config() -> Any:
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS},
-        user_agent_extra="portable-pipelines-cost-saver",
-    )
+    """The config of every client the Lambda makes: the pipelines' standard-mode retries."""
+    return aws_session.client_config(max_attempts=RETRY_ATTEMPTS, user_agent_extra=USER_AGENT)
 
 
 def build_clients(regions: Iterable[str], session: Any) -> dict[str, RegionClients]:

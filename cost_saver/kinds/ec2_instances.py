@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from pipelines.cost_saver.calls import chunks, pages
-from pipelines.cost_saver.model import (
+from cost_saver.calls import chunks, pages
+from cost_saver.model import (
     Capacity,
     Failures,
     OptIn,

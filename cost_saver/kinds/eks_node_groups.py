@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pipelines.cost_saver.calls import apply_each, pages
-from pipelines.cost_saver.model import Capacity, OptIn, RegionClients, Resource
+from cost_saver.calls import apply_each, pages
+from cost_saver.model import Capacity, OptIn, RegionClients, Resource
 
 
 class EksNodeGroups:

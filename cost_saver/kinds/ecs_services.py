@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pipelines.cost_saver.calls import apply_each, chunks, pages
-from pipelines.cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
+from cost_saver.calls import apply_each, chunks, pages
+from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 # DescribeServices takes at most 10 services per call.
 _DESCRIBE_BATCH = 10

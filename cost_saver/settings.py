@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipelines.cost_saver.model import Action, OptIn
+from cost_saver.model import Action, OptIn
 from pipelines.errors import ConfigError, did_you_mean
 
 EVENT = "Lambda event"

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pipelines.cost_saver.calls import chunks, pages
-from pipelines.cost_saver.model import Capacity, describe_error
+from cost_saver.calls import chunks, pages
+from cost_saver.model import Capacity, describe_error
+from pipelines.errors import format_error
 
 # The table's keys; infra/cost-saver/template.yaml declares the same (a test checks).
 KEY_SCHEMA = (
@@ -117,11 +118,11 @@ class DynamoDbStore:
                 raw = item.get("capacity", {}).get("S", "")
                 capacity = _parse_capacity(raw)
                 if capacity is None:
-                    unreadable.setdefault(kind, {})[resource_id] = (
+                    unreadable.setdefault(kind, {})[resource_id] = format_error(
                         f"DynamoDB table {self.table}, item region={region} "
-                        f"resource={kind}#{resource_id}: capacity {raw!r} is not a JSON object "
-                        "of numbers and strings; fix: correct the item or delete it and set "
-                        "the resource's capacity by hand"
+                        f"resource={kind}#{resource_id}",
+                        f"capacity {raw!r} is not a JSON object of numbers and strings",
+                        "correct the item or delete it and set the resource's capacity by hand",
                     )
                 else:
                     capacities.setdefault(kind, {})[resource_id] = capacity

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pipelines.cost_saver.model import Action, Outcome, Result
+from cost_saver.model import Action, Outcome, Result
 from pipelines.errors import PipelinesError
 
 # One JSON object per line: CloudWatch Logs Insights and every log shipper
@@ -106,17 +106,19 @@ class ResourcesFailedError(PipelinesError):
     def __init__(self, report: Report) -> None:
         self.report = report
         errors = report.errors()
+        # An error's own lines (its fix) are indented under it, apart from the fix below.
         shown = "\n".join(
-            f"  {e['region']} {e['kind'] or '-'} {e['id'] or '-'}: {e['error']}"
+            f"  {e['region']} {e['kind'] or '-'} {e['id'] or '-'}: "
+            + str(e["error"]).replace("\n", "\n  ")
             for e in errors[:_SHOWN_ERRORS]
         )
         hidden = len(errors) - _SHOWN_ERRORS
         more = f"\n  ... and {hidden} more" if hidden > 0 else ""
         super().__init__(
-            f"cost saver {report.action}: {len(errors)} error(s); every other resource was "
-            f"handled:\n{shown}{more}\n  fix: read each error above (the JSON log lines with "
-            '"level": "ERROR" have them too), fix the cause, and run the same action again: '
-            "it is safe to repeat"
+            f"{len(errors)} error(s); every other resource was handled:\n{shown}{more}",
+            where=f"cost saver {report.action}",
+            fix='read each error above (the JSON log lines with "level": "ERROR" have them '
+            "too), fix the cause, and run the same action again: it is safe to repeat",
         )
 
 

@@ -3,8 +3,8 @@
 A kind only knows its own service: how to find the opted-in resources of a
 region with their current capacity, and how to park and restore a batch of
 them. Everything the kinds share (the production guard, saving before
-parking, restoring only what was saved) lives in ``runner.py``, so a new kind
-is one module of describe/update calls plus one line in ``REGISTRY``.
+parking, restoring only what was saved) lives in ``park_and_restore.py``, so a
+new kind is one module of describe/update calls plus one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from pipelines.cost_saver.kinds.aurora_clusters import AuroraClusters
-from pipelines.cost_saver.kinds.auto_scaling_groups import AutoScalingGroups
-from pipelines.cost_saver.kinds.ec2_instances import Ec2Instances
-from pipelines.cost_saver.kinds.ecs_services import EcsServices
-from pipelines.cost_saver.kinds.eks_node_groups import EksNodeGroups
-from pipelines.cost_saver.kinds.rds_instances import RdsInstances
-from pipelines.cost_saver.model import Capacity, OptIn, RegionClients, Resource
+from cost_saver.kinds.aurora_clusters import AuroraClusters
+from cost_saver.kinds.auto_scaling_groups import AutoScalingGroups
+from cost_saver.kinds.ec2_instances import Ec2Instances
+from cost_saver.kinds.ecs_services import EcsServices
+from cost_saver.kinds.eks_node_groups import EksNodeGroups
+from cost_saver.kinds.rds_instances import RdsInstances
+from cost_saver.model import Capacity, OptIn, RegionClients, Resource
 
 
 class ResourceKind(Protocol):

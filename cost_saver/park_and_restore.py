@@ -1,4 +1,4 @@
-"""The rules every kind shares, for one run over every region.
+"""Park or restore: the rules every resource kind shares, for one run over every region.
 
 Stop: skip production, blocked and already parked resources; save the
 capacity of the rest; park only those whose capacity was saved. A second stop
@@ -10,6 +10,9 @@ saved. A second start finds nothing saved and does nothing. A resource someone
 started by hand is left as it is.
 
 Dry run: discovery and the store's read only; no mutating call at all.
+
+A kind (``kinds/``) only lists, parks and restores; everything above is
+decided here, once for every kind.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipelines.cost_saver.kinds import ResourceKind
-from pipelines.cost_saver.model import (
+from cost_saver.kinds import ResourceKind
+from cost_saver.model import (
     Action,
     Capacity,
     OptIn,
@@ -29,13 +32,14 @@ from pipelines.cost_saver.model import (
     describe_error,
     is_production,
 )
-from pipelines.cost_saver.report import Report
-from pipelines.cost_saver.store import SavedCapacity, SavedCapacityStore, SavedRegion
+from cost_saver.report import Report
+from cost_saver.store import SavedCapacity, SavedCapacityStore, SavedRegion
+from pipelines.errors import format_error
 
 PRODUCTION = "tagged as production (environment=prod/production): never touched"
 
 
-def run(
+def park_or_restore(
     *,
     report: Report,
     opt_in: OptIn,
@@ -173,9 +177,11 @@ def _start_region(
             report.add_error(
                 region=clients.region,
                 kind=kind_name,
-                error=(
+                error=format_error(
+                    None,
                     f"capacity saved for an unknown kind {kind_name!r}; known kinds: "
-                    f"{', '.join(kinds)}. fix: delete those items from the table"
+                    f"{', '.join(kinds)}",
+                    "delete those items from the table",
                 ),
             )
 
