@@ -336,9 +336,8 @@ def parse_groovy(text: str) -> Block:
     statement_start = 0
     for kind, start, end, _literal in _scan(text):
         if kind == "{":
-            head = text[statement_start:start]
-            head = re.sub(r"//[^\n]*", "", head).strip().splitlines()
-            block = Block(head=" ".join(head[-1].split()) if head else "")
+            head_lines = re.sub(r"//[^\n]*", "", text[statement_start:start]).strip().splitlines()
+            block = Block(head=" ".join(head_lines[-1].split()) if head_lines else "")
             stack[-1].children.append(block)
             stack.append(block)
             starts.append(end)

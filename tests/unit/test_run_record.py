@@ -11,7 +11,7 @@ from pipelines.run_record import from_json, to_json, verdict
 from pipelines.stepgraph import PipelineResult, StepResult, StepStatus
 
 
-def result(*statuses: StepStatus) -> PipelineResult:
+def result(*statuses: StepStatus) -> PipelineResult[object]:
     return PipelineResult(
         name="pre-merge",
         steps=tuple(
