@@ -20,9 +20,9 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import ChecksFailed
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
-from pipelines.status import CommitStatus, CommitStatusClient, final_status
-from pipelines.status.base import StatusPostError
+from pipelines.statuses import CommitStatuses, final_status, post_status, running_status
 from pipelines.stepgraph import PipelineResult, Step, pipeline
+from pipelines.values import CommitId
 
 Reports = dict[str, dagger.File]
 SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")
@@ -123,19 +123,8 @@ class RunContext:
 
     sha: str
     run_url: str | None
-    status: CommitStatusClient | None
+    status: CommitStatuses | None
     status_context: str
-
-
-def status_context(config: PipelineConfig, pipeline_name: str) -> str:
-    """The commit-status name of a pipeline: from [status], else pipelines/<name>."""
-    if config.status is None:
-        return f"pipelines/{pipeline_name}"
-    return {
-        "dev": config.status.dev_context,
-        "pre-merge": config.status.pre_merge_context,
-        "release": config.status.release_context,
-    }[pipeline_name]
 
 
 async def run_pipeline(
@@ -147,35 +136,18 @@ async def run_pipeline(
     extra: dict[str, str] | None = None,
 ) -> PipelineRun:
     """Post pending, run the steps, post the final status, collect the reports."""
+    # A status that cannot be posted fails the run, and says so, at the end.
     problems: list[str] = []
-
-    async def post(status: CommitStatusClient, commit_status: CommitStatus) -> None:
-        """Post; a status that cannot be posted fails the run, and says so, at the end."""
-        try:
-            await status.post(commit_status)
-        except StatusPostError as error:
-            problems.append(
-                f"commit status {commit_status.context}={commit_status.state} "
-                f"was not posted: {error}"
-            )
-
+    sha = CommitId(run.sha)  # parsed by ci.main._start
     if run.status is not None:
-        await post(
-            run.status,
-            CommitStatus(
-                sha=run.sha,
-                state="pending",
-                context=run.status_context,
-                description=f"{name}: running",
-                target_url=run.run_url,
-            ),
-        )
+        opening = running_status(name, sha=sha, context=run.status_context, target_url=run.run_url)
+        if (problem := await post_status(run.status, opening)) is not None:
+            problems.append(problem)
     result: PipelineResult = await pipeline(name, steps).run()
     if run.status is not None:
-        await post(
-            run.status,
-            final_status(result, sha=run.sha, context=run.status_context, target_url=run.run_url),
-        )
+        closing = final_status(result, sha=sha, context=run.status_context, target_url=run.run_url)
+        if (problem := await post_status(run.status, closing)) is not None:
+            problems.append(problem)
     summary = "\n".join([result.summary(), *problems])
     directory = dag.directory()
     for path, file in sorted(reports.items()):

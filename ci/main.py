@@ -28,15 +28,14 @@ from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployment, DevDeployTarget, parse_image_ref
 from pipelines.errors import ChecksFailed, InputError
-from pipelines.promote import check_digest, overlay_path
-from pipelines.promotion import AlreadyPromoted, make_change_request_client, propose_promotion
+from pipelines.forge import CommitStatuses, make_forge
+from pipelines.promotion import overlay_path, propose_promotion
 from pipelines.release_record import RELEASE_FILE, ReleaseRecord
 from pipelines.release_record import to_json as release_json
 from pipelines.run_record import verdict
-from pipelines.status import CommitStatusClient, make_status_client
 from pipelines.stepgraph import Step
 from pipelines.urls import check_http_url
-from pipelines.values import Branch, CommitId
+from pipelines.values import Branch, CommitId, Digest
 
 __all__ = ["PipelineRun", "PortablePipelines", "ScanResult", "SuiteResult"]
 
@@ -369,11 +368,11 @@ class PortablePipelines:
 
     async def _status_client(
         self, config: PipelineConfig, report_status: bool
-    ) -> CommitStatusClient | None:
-        if not report_status or config.status is None:
+    ) -> CommitStatuses | None:
+        if not report_status or config.forge is None:
             return None
         token = await plaintext(self.status_token) if self.status_token is not None else None
-        return make_status_client(config.status, token)
+        return make_forge(config.forge, token, argument="status-token", purpose="statuses")
 
     async def _start(
         self, pipeline_name: str, sha: str, run_url: str | None, report_status: bool
@@ -386,7 +385,7 @@ class PortablePipelines:
             sha=commit,
             run_url=url,
             status=await self._status_client(config, report_status),
-            status_context=flows.status_context(config, pipeline_name),
+            status_context=config.status.context_for(pipeline_name),
         )
 
     @uncached_function
@@ -552,22 +551,21 @@ class PortablePipelines:
         engineer syncs the environment in Argo CD. Never a tag, always a digest.
         """
         overlay_path(environment)
-        check_digest(digest)
+        pinned = Digest.parse(digest)
         config = await self._config()
         token = await plaintext(self.git_token) if self.git_token is not None else None
-        client = make_change_request_client(config.status, token, argument="git-token")
-        try:
-            change = await propose_promotion(
-                client,
-                environment=environment,
-                image=config.service.name,
-                digest=digest,
-                base_branch=base_branch,
-                release_ref=release_ref,
-            )
-        except AlreadyPromoted as done:
-            return str(done)
-        return change.summary
+        forge = make_forge(
+            config.require_forge("promotion"), token, argument="git-token", purpose="promotion"
+        )
+        promotion = await propose_promotion(
+            forge,
+            environment=environment,
+            image=config.service.name,
+            digest=pinned,
+            base_branch=base_branch,
+            release_ref=release_ref,
+        )
+        return promotion.summary
 
 
 def _deployment(config: PipelineConfig, *, image: str, branch: str) -> DevDeployment:
