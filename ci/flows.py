@@ -22,8 +22,7 @@ from pipelines.deploy_targets import DevDeployTarget
 from pipelines.publishing import PublishPlan
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
-from pipelines.status import CommitStatus, CommitStatusClient, final_status
-from pipelines.status.base import StatusPostError
+from pipelines.statuses import CommitStatuses, final_status, post_status, running_status
 from pipelines.stepgraph import Step, pipeline
 from pipelines.values import Branch, CommitId
 
@@ -90,48 +89,36 @@ class RunContext:
     name: str
     sha: CommitId
     run_url: str | None
-    status: CommitStatusClient | None
+    statuses: CommitStatuses | None
     status_context: str
 
 
 async def run(
     graph: Steps, context: RunContext, *, extra: dict[str, str] | None = None
 ) -> PipelineRun:
-    """Post pending, run the steps, post the final status, collect the reports."""
-    problems: list[str] = []
+    """Post pending, run the steps, post the final status, collect the reports.
 
-    async def post(commit_status: CommitStatus) -> None:
-        """Post; a status that cannot be posted fails the run, and says so, at the end."""
-        if context.status is None:
-            return
-        try:
-            await context.status.post(commit_status)
-        except StatusPostError as error:
-            problems.append(
-                f"commit status {commit_status.context}={commit_status.state} "
-                f"was not posted: {error}"
-            )
-
-    sha = context.sha.value
-    await post(
-        CommitStatus(
-            sha=sha,
-            state="pending",
-            context=context.status_context,
-            description=f"{context.name}: running",
-            target_url=context.run_url,
+    A status that cannot be posted fails the run, and says so, at the end.
+    """
+    statuses, sha, url = context.statuses, context.sha, context.run_url
+    problems: list[str | None] = []
+    if statuses is not None:
+        opening = running_status(
+            context.name, sha=sha, context=context.status_context, target_url=url
         )
-    )
+        problems.append(await post_status(statuses, opening))
     result = await pipeline(context.name, graph).run()
-    await post(
-        final_status(result, sha=sha, context=context.status_context, target_url=context.run_url)
-    )
-    summary = "\n".join([result.summary(), *problems])
+    if statuses is not None:
+        closing = final_status(result, sha=sha, context=context.status_context, target_url=url)
+        problems.append(await post_status(statuses, closing))
+    failures = [problem for problem in problems if problem is not None]
+    summary = "\n".join([result.summary(), *failures])
     directory = dag.directory()
     for path, file in result.reports.items():
         directory = directory.with_file(path, file)
-    record = run_json(result, problems=tuple(problems), extra={"commit": sha, **(extra or {})})
+    extra = {"commit": context.sha.value, **(extra or {})}
+    record = run_json(result, problems=tuple(failures), extra=extra)
     directory = directory.with_new_file(RECORD_FILE, record).with_new_file(
         "summary.txt", summary + "\n"
     )
-    return PipelineRun(passed=result.ok and not problems, summary=summary, reports=directory)
+    return PipelineRun(passed=result.ok and not failures, summary=summary, reports=directory)

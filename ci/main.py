@@ -38,8 +38,8 @@ from ci.results import PipelineRun, ScanResult, SuiteResult, require_passed
 from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployTarget, make_target, target_kind
-from pipelines.promote import check_digest, overlay_path
-from pipelines.promotion import AlreadyPromoted, make_change_request_client, propose_promotion
+from pipelines.forge import CommitStatuses, make_forge
+from pipelines.promotion import overlay_path, propose_promotion
 from pipelines.publishing import plan_publish
 from pipelines.requests import (
     VERSION_FILE,
@@ -50,9 +50,8 @@ from pipelines.requests import (
     version_from_file,
 )
 from pipelines.run_record import verdict
-from pipelines.status import CommitStatusClient, make_status_client
 from pipelines.urls import check_http_url
-from pipelines.values import Branch, CommitId, ImageRef
+from pipelines.values import Branch, CommitId, Digest, ImageRef
 
 __all__ = ["PipelineRun", "PortablePipelines", "ScanResult", "SuiteResult"]
 
@@ -91,7 +90,7 @@ class PortablePipelines:
         dagger.Secret | None, Doc("Kubeconfig of the dev EKS cluster, e.g. file://~/.kube/config")
     ] = None
     status_token: Annotated[
-        dagger.Secret | None, Doc("Token that may set commit statuses ([status] provider)")
+        dagger.Secret | None, Doc("Token that may set commit statuses on the [forge]")
     ] = None
     git_token: Annotated[
         dagger.Secret | None,
@@ -296,13 +295,12 @@ class PortablePipelines:
 
     # --- pipelines ---------------------------------------------------------
 
-    async def _status_client(
-        self, config: PipelineConfig, report_status: bool
-    ) -> CommitStatusClient | None:
-        if not report_status or config.status is None:
+    async def _statuses(self, config: PipelineConfig, report_status: bool) -> CommitStatuses | None:
+        """Where statuses go: the [forge], when there is one and a run asks for them."""
+        if not report_status or config.forge is None:
             return None
         token = await plaintext(self.status_token) if self.status_token is not None else None
-        return make_status_client(config.status, token)
+        return make_forge(config.forge, token, argument="status-token", purpose="statuses")
 
     async def _start(
         self, name: str, sha: str, run_url: str | None, report_status: bool
@@ -311,10 +309,12 @@ class PortablePipelines:
         commit = CommitId.parse(sha)
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
         config = await load_config(self.source)
-        status = await self._status_client(config, report_status)
-        context = config.status.context_for(name) if config.status else f"pipelines/{name}"
         run = flows.RunContext(
-            name=name, sha=commit, run_url=url, status=status, status_context=context
+            name=name,
+            sha=commit,
+            run_url=url,
+            statuses=await self._statuses(config, report_status),
+            status_context=config.status.context_for(name),
         )
         return config, run
 
@@ -396,19 +396,18 @@ class PortablePipelines:
         engineer syncs the environment in Argo CD. Never a tag, always a digest.
         """
         overlay_path(environment)
-        check_digest(digest)
+        pinned = Digest.parse(digest)
         config = await load_config(self.source)
         token = await plaintext(self.git_token) if self.git_token is not None else None
-        client = make_change_request_client(config.status, token, argument="git-token")
-        try:
-            change = await propose_promotion(
-                client,
-                environment=environment,
-                image=config.service.name,
-                digest=digest,
-                base_branch=base_branch,
-                release_ref=release_ref,
-            )
-        except AlreadyPromoted as done:
-            return str(done)
-        return change.summary
+        forge = make_forge(
+            config.require_forge("promotion"), token, argument="git-token", purpose="promotion"
+        )
+        promotion = await propose_promotion(
+            forge,
+            environment=environment,
+            image=config.service.name,
+            digest=pinned,
+            base_branch=base_branch,
+            release_ref=release_ref,
+        )
+        return promotion.summary

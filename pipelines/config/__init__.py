@@ -22,11 +22,13 @@ from pipelines.config.build import (
 from pipelines.config.checks import SUITES, LintConfig, SuiteConfig, parse_lint, parse_suites
 from pipelines.config.dependencies import DependencyConfig, parse_dependencies
 from pipelines.config.deploy import DeployConfig, parse_deploy
+from pipelines.config.forge import ForgeConfig, parse_forge
 from pipelines.config.publish import PublishConfig, parse_publish
 from pipelines.config.scan import ScanConfig, parse_scan
 from pipelines.config.service import ServiceConfig, parse_service
 from pipelines.config.status import StatusConfig, parse_status
 from pipelines.errors import ConfigError
+from pipelines.forge import FORGES, PURPOSES, Purpose
 from pipelines.values import AwsRegion, is_digest_pinned
 
 CONFIG_FILE = "pipelines.toml"
@@ -41,6 +43,7 @@ __all__ = [
     "ConfigError",
     "DependencyConfig",
     "DeployConfig",
+    "ForgeConfig",
     "LintConfig",
     "PipelineConfig",
     "PublishConfig",
@@ -65,8 +68,29 @@ class PipelineConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     publish: PublishConfig | None = None
     deploy: DeployConfig | None = None
-    status: StatusConfig | None = None
+    # Where commit statuses and promotions go; None: no statuses, and promote cannot run.
+    forge: ForgeConfig | None = None
+    status: StatusConfig = field(default_factory=StatusConfig)
     dependencies: tuple[DependencyConfig, ...] = ()
+    # What the file should say instead of a deprecated spelling: one message each,
+    # "pipelines.toml: status.provider is deprecated: ...". Data, not warnings:
+    # the caller decides where they are shown.
+    deprecations: tuple[str, ...] = ()
+
+    def require_forge(self, purpose: Purpose, *, file: str = CONFIG_FILE) -> ForgeConfig:
+        """The forge, or a ConfigError saying how to add it, for a use that cannot go without."""
+        if self.forge is None:
+            examples = " or ".join(
+                f'`provider = "{name}"` and `{kind.locator.key} = "{kind.locator.example}"`'
+                for name, kind in FORGES.items()
+            )
+            raise ConfigError(
+                file=file,
+                key="forge",
+                problem=f"{PURPOSES[purpose].doing} needs a forge, but none is configured",
+                fix=f"add a [forge] table with {examples}",
+            )
+        return self.forge
 
     def require_publish(self, *, file: str = CONFIG_FILE) -> PublishConfig:
         """[publish], or a ConfigError saying how to add it."""
@@ -165,6 +189,9 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
             fix="correct the syntax at the line and column shown",
         ) from None
     root = Table(data, file=file, path="")
+    status_table = root.table("status")
+    # Before parse_status: the old forge keys of [status] are read as the forge.
+    forge, deprecations = parse_forge(root.table("forge"), status_table, file=file)
     config = PipelineConfig(
         service=parse_service(root.required_table("service")),
         build=parse_build(root.table("build")),
@@ -174,8 +201,10 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
         scan=parse_scan(root.table("scan")),
         publish=parse_publish(root.table("publish")),
         deploy=parse_deploy(root.table("deploy")),
-        status=parse_status(root.table("status")),
+        forge=forge,
+        status=parse_status(status_table),
         dependencies=parse_dependencies(root.tables("dependencies")),
+        deprecations=deprecations,
     )
     root.finish()
     for index, dependency in enumerate(config.dependencies):

@@ -1,10 +1,11 @@
 """Promotion as a reviewed change: the steps, whichever forge hosts the repository.
 
 Read the overlay from the base branch, pin the digest (the pure edit of
-:mod:`pipelines.promote`), commit it on ``promote/<env>-<digest[7:19]>`` and
-open a pull/merge request. Re-running is safe: an existing branch is reused,
-an open request reported, and a base branch already pinned to the digest is
-refused before anything is created. Argo CD stays the only thing that deploys.
+:mod:`pipelines.promotion.overlay`), commit it on
+``promote/<env>-<12 hex of the digest>`` and open a pull/merge request.
+Re-running is safe: an existing branch is reused, an open request reported,
+and a base branch that already pins the digest is an outcome of its own,
+before anything is created. Argo CD stays the only thing that deploys.
 """
 
 from __future__ import annotations
@@ -14,52 +15,71 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipelines.errors import InputError
-from pipelines.promote import check_digest, overlay_path, set_overlay_image
-from pipelines.promotion.base import (
-    AlreadyPromoted,
-    ChangeRequest,
-    ChangeRequestClient,
-    CommitConflict,
-    FileChange,
-)
+from pipelines.forge import ChangeRequest, ChangeRequests, CommitConflict, FileChange
+from pipelines.promotion.overlay import overlay_path, set_overlay_image
+from pipelines.values import Digest
 
 log = logging.getLogger("pipelines.promotion")
 
 # (text, branch it was read from) -> the text with the digest pinned.
 _Pin = Callable[[str, str], str]
-# sha256: is 7 characters; 12 hex digits name a digest unambiguously in practice.
-_DIGEST_IN_BRANCH = slice(7, 19)
+# 12 hex digits name a digest unambiguously in practice.
+_DIGEST_IN_BRANCH = 12
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProposedChange:
+class Proposal:
+    """The reviewed change a promotion opened, or found open."""
+
     # The pull request (GitHub) or merge request (GitLab) to review.
     url: str
     branch: str
-    # The overlay file the commit changes.
-    path: str
-    environment: str
-    digest: str
-    base_branch: str
     # False when an open pull/merge request for the branch already existed.
     created: bool
     # False when the branch already held the pinned file (a re-run).
     committed: bool
 
+
+@dataclass(frozen=True, kw_only=True)
+class Promotion:
+    """What ``promote`` did: a change proposed for review, or nothing because nothing was due."""
+
+    environment: str
+    image: str
+    digest: Digest
+    # The overlay file the change pins the digest in.
+    path: str
+    base_branch: str
+    # None when the base branch already pins the digest: no branch, commit or
+    # pull/merge request was created, since there is nothing to review.
+    proposal: Proposal | None
+
+    @property
+    def already_pinned(self) -> bool:
+        return self.proposal is None
+
     @property
     def summary(self) -> str:
-        opened = "opened" if self.created else "already open"
+        """One line for the release engineer."""
+        if self.proposal is None:
+            return (
+                f"{self.environment}: {self.path} on {self.base_branch} already pins "
+                f"{self.image} to {self.digest}: nothing to promote, so no branch, commit or "
+                "pull request was created (to deploy that digest again, sync the environment's "
+                "Application in Argo CD)"
+            )
+        opened = "opened" if self.proposal.created else "already open"
         return (
-            f"{self.environment}: {self.digest} proposed on {self.branch} "
-            f"({self.path}); review {opened}: {self.url}"
+            f"{self.environment}: {self.digest} proposed on {self.proposal.branch} "
+            f"({self.path}); review {opened}: {self.proposal.url}"
         )
 
 
-def promotion_branch(environment: str, digest: str) -> str:
-    return f"promote/{environment}-{check_digest(digest)[_DIGEST_IN_BRANCH]}"
+def promotion_branch(environment: str, digest: Digest) -> str:
+    return f"promote/{environment}-{digest.hex[:_DIGEST_IN_BRANCH]}"
 
 
-def commit_message(*, image: str, environment: str, digest: str) -> str:
+def commit_message(*, image: str, environment: str, digest: Digest) -> str:
     return f"Promote {image} to {environment}: {digest}"
 
 
@@ -67,7 +87,7 @@ def change_request_body(
     *,
     image: str,
     environment: str,
-    digest: str,
+    digest: Digest,
     path: str,
     base_branch: str,
     release_ref: str | None,
@@ -103,44 +123,53 @@ def _check_plain(value: str, *, argument: str, example: str) -> str:
 
 
 async def propose_promotion(
-    client: ChangeRequestClient,
+    forge: ChangeRequests,
     *,
     environment: str,
     image: str,
-    digest: str,
+    digest: Digest,
     base_branch: str = "main",
     release_ref: str | None = None,
-) -> ProposedChange:
+) -> Promotion:
     """Open (or find) the reviewed change that pins ``image`` to ``digest`` in ``environment``.
 
-    Raises :class:`AlreadyPromoted` when ``base_branch`` already pins that
-    digest (nothing is created), ``InputError``/``ConfigError`` for bad
-    arguments or an overlay promote cannot edit, and ``PromotionError`` when
+    A base branch that already pins the digest is a :class:`Promotion` without
+    a proposal (nothing is created). Raises ``InputError``/``ConfigError`` for
+    bad arguments or an overlay promote cannot edit, and ``ForgeError`` when
     the forge refuses or does not answer.
     """
     path = overlay_path(environment)
-    check_digest(digest)
     _check_plain(base_branch, argument="base-branch", example="main")
     if release_ref is not None:
         release_ref = _check_plain(release_ref.strip(), argument="release-ref", example="v1.4.2")
 
     def pin(text: str, ref: str) -> str:
-        file = f"{path} on {ref} in {client.where}"
+        file = f"{path} on {ref} in {forge.where}"
         return set_overlay_image(text, image=image, digest=digest, file=file)
 
-    base_file = await client.read_file(path, ref=base_branch)
+    def outcome(proposal: Proposal | None) -> Promotion:
+        return Promotion(
+            environment=environment,
+            image=image,
+            digest=digest,
+            path=path,
+            base_branch=base_branch,
+            proposal=proposal,
+        )
+
+    base_file = await forge.read_file(path, ref=base_branch)
     wanted = pin(base_file.text, base_branch)
     if wanted == base_file.text:
-        raise AlreadyPromoted(path=path, base_branch=base_branch, image=image, digest=digest)
+        return outcome(None)
 
     branch = promotion_branch(environment, digest)
     message = commit_message(image=image, environment=environment, digest=digest)
     existing: str | None = None
     committed = True
-    if await client.branch_exists(branch):
+    if await forge.branch_exists(branch):
         # A re-run, or a branch left from a closed or merged request.
-        existing = await client.find_change_request(branch=branch, base=base_branch)
-        on_branch = await client.read_file(path, ref=branch)
+        existing = await forge.find_change_request(branch=branch, base=base_branch)
+        on_branch = await forge.read_file(path, ref=branch)
         # Under review: only make sure it pins the digest. A leftover of a closed
         # or merged request: bring the file to what the base branch needs now.
         text = pin(on_branch.text, branch) if existing is not None else wanted
@@ -149,7 +178,7 @@ async def propose_promotion(
             change = FileChange(
                 path=path, text=text, message=message, branch=branch, previous=on_branch
             )
-            await _commit(client, change, pin=pin)
+            await _commit(forge, change, pin=pin)
         log.info("reusing branch %s of an earlier promote", branch)
     else:
         change = FileChange(
@@ -160,7 +189,7 @@ async def propose_promotion(
             previous=base_file,
             start_branch=base_branch,
         )
-        await _commit(client, change, pin=pin)
+        await _commit(forge, change, pin=pin)
 
     if existing is not None:
         request = ChangeRequest(url=existing, created=False)
@@ -173,30 +202,23 @@ async def propose_promotion(
             base_branch=base_branch,
             release_ref=release_ref,
         )
-        request = await client.open_change_request(
+        request = await forge.open_change_request(
             branch=branch, base=base_branch, title=message, body=body
         )
-    return ProposedChange(
-        url=request.url,
-        branch=branch,
-        path=path,
-        environment=environment,
-        digest=digest,
-        base_branch=base_branch,
-        created=request.created,
-        committed=committed,
+    return outcome(
+        Proposal(url=request.url, branch=branch, created=request.created, committed=committed)
     )
 
 
-async def _commit(client: ChangeRequestClient, change: FileChange, *, pin: _Pin) -> None:
+async def _commit(forge: ChangeRequests, change: FileChange, *, pin: _Pin) -> None:
     try:
-        await client.commit_file(change)
+        await forge.commit_file(change)
     except CommitConflict:
         # A retried commit whose first attempt landed looks like a conflict:
         # it is fine when the branch now holds the pinned file.
-        if not await client.branch_exists(change.branch):
+        if not await forge.branch_exists(change.branch):
             raise
-        now = await client.read_file(change.path, ref=change.branch)
+        now = await forge.read_file(change.path, ref=change.branch)
         if pin(now.text, change.branch) != now.text:
             raise
         log.info("%s on %s already pins the digest", change.path, change.branch)

@@ -1,5 +1,8 @@
 """Release-branch protection against a real HTTP server on loopback (pytest-httpserver).
 
+The use case is :func:`pipelines.branch_protection.protect`, the clients those
+of :mod:`pipelines.forge`, the command line ``python -m pipelines_cli.branch_protection``.
+
 Every request is recorded with its method, raw path, headers and JSON body,
 and answered from a script, so the tests assert exactly what reaches GitHub
 and GitLab, in which order, and what happens when they answer badly.
@@ -21,14 +24,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pipelines.branch_protection import (
-    GITLAB_APPROVAL_RULE,
-    BranchProtectionError,
-    ProtectionPolicy,
-    make_protector,
-)
+from pipelines.branch_protection import ProtectionPolicy, protect
 from pipelines.errors import InputError
-from pipelines.status import RetryPolicy
+from pipelines.forge import Forge, ForgeError, RetryPolicy, make_forge
+from pipelines.forge.gitlab import APPROVAL_RULE as GITLAB_APPROVAL_RULE
+from pipelines_cli.branch_protection import forge_config, parse_args
 from tests.ci_wrappers import ROOT
 
 TOKEN = "sentinel-admin-token-7c1e"
@@ -43,7 +43,7 @@ class Seen:
 
 
 @dataclass
-class Forge:
+class ScriptedForge:
     """Answers requests from a script, in order, and records them."""
 
     answers: list[tuple[str, str, int, Any, dict[str, str]]] = field(default_factory=list)
@@ -84,23 +84,37 @@ class Sleeps:
 
 
 @pytest.fixture
-def forge(httpserver: HTTPServer) -> Iterator[Forge]:
-    scripted = Forge()
+def forge(httpserver: HTTPServer) -> Iterator[ScriptedForge]:
+    scripted = ScriptedForge()
     httpserver.expect_request(re.compile(r"^/.*")).respond_with_handler(scripted)
     yield scripted
     httpserver.clear()
 
 
-def protector(provider: str, server: HTTPServer, sleeps: Sleeps, repository: str) -> Any:
-    base = "/api/v3" if provider == "github" else "/api/v4"
-    return make_protector(
-        provider,
-        repository=repository,
-        token=TOKEN,
-        api_url=server.url_for(base),
-        retry=RetryPolicy(attempts=3, base_delay=0.5),
-        sleep=sleeps,
+def forge_at(
+    provider: str, api_url: str, repository: str, retry: RetryPolicy, sleeps: Sleeps
+) -> Forge:
+    """The forge as the command line builds it from its arguments."""
+    config = forge_config(provider, repository=repository, api_url=api_url)
+    return make_forge(
+        config, TOKEN, argument="token-env", purpose="protection", retry=retry, sleep=sleeps
     )
+
+
+class Protector:
+    """Applies a policy through :func:`protect`, as the command line does."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+
+    async def apply(self, policy: ProtectionPolicy) -> list[str]:
+        return await protect(self.forge, policy)
+
+
+def protector(provider: str, server: HTTPServer, sleeps: Sleeps, repository: str) -> Protector:
+    base = "/api/v3" if provider == "github" else "/api/v4"
+    retry = RetryPolicy(attempts=3, base_delay=0.5)
+    return Protector(forge_at(provider, server.url_for(base), repository, retry, sleeps))
 
 
 # --- GitHub ------------------------------------------------------------------------------------
@@ -108,7 +122,9 @@ def protector(provider: str, server: HTTPServer, sleeps: Sleeps, repository: str
 GITHUB_PATH = "/api/v3/repos/acme/hello-service/branches/main/protection"
 
 
-async def test_github_puts_the_whole_protection(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_github_puts_the_whole_protection(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     forge.answer("PUT", GITHUB_PATH, 200, {"url": "..."})
     done = await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
         ProtectionPolicy()
@@ -134,7 +150,9 @@ async def test_github_puts_the_whole_protection(httpserver: HTTPServer, forge: F
     assert "no force pushes" in done[0]
 
 
-async def test_github_takes_the_policy_as_given(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_github_takes_the_policy_as_given(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     path = "/api/v3/repos/acme/hello-service/branches/release%2F2026/protection"
     forge.answer("PUT", path, 200, {})
     policy = ProtectionPolicy(
@@ -150,7 +168,7 @@ async def test_github_takes_the_policy_as_given(httpserver: HTTPServer, forge: F
 
 
 async def test_github_retries_server_errors_and_rate_limits(
-    httpserver: HTTPServer, forge: Forge
+    httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
     sleeps = Sleeps()
     forge.answer("PUT", GITHUB_PATH, 502, "bad gateway")
@@ -162,25 +180,27 @@ async def test_github_retries_server_errors_and_rate_limits(
 
 
 async def test_github_refusal_says_why_and_hides_the_token(
-    httpserver: HTTPServer, forge: Forge
+    httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
     forge.answer("PUT", GITHUB_PATH, 403, {"message": f"Resource not accessible by {TOKEN}"})
-    with pytest.raises(BranchProtectionError) as raised:
+    with pytest.raises(ForgeError) as raised:
         await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
             ProtectionPolicy()
         )
     message = str(raised.value)
     assert "HTTP 403" in message
-    assert "Administration write" in message
+    assert "Administration: write" in message
     assert TOKEN not in message
     assert len(forge.seen) == 1  # a plain 403 is final
 
 
-async def test_github_gives_up_after_the_last_attempt(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_github_gives_up_after_the_last_attempt(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     sleeps = Sleeps()
     for _ in range(3):
         forge.answer("PUT", GITHUB_PATH, 503, "unavailable")
-    with pytest.raises(BranchProtectionError, match="no answer after 3 attempts; last: HTTP 503"):
+    with pytest.raises(ForgeError, match="no answer after 3 attempts; last: HTTP 503"):
         await protector("github", httpserver, sleeps, "acme/hello-service").apply(
             ProtectionPolicy()
         )
@@ -192,16 +212,15 @@ async def test_an_unreachable_forge_is_retried_then_reported() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sleeps = Sleeps()
-    client = make_protector(
+    forge = forge_at(
         "github",
-        repository="acme/hello-service",
-        token=TOKEN,
-        api_url=f"http://127.0.0.1:{port}/api/v3",
-        retry=RetryPolicy(attempts=2, base_delay=0.1, timeout=2.0),
-        sleep=sleeps,
+        f"http://127.0.0.1:{port}/api/v3",
+        "acme/hello-service",
+        RetryPolicy(attempts=2, base_delay=0.1, timeout=2.0),
+        sleeps,
     )
-    with pytest.raises(BranchProtectionError, match="could not reach"):
-        await client.apply(ProtectionPolicy())
+    with pytest.raises(ForgeError, match="could not reach"):
+        await protect(forge, ProtectionPolicy())
     assert sleeps.delays == [0.1]
 
 
@@ -210,7 +229,7 @@ async def test_an_unreachable_forge_is_retried_then_reported() -> None:
 PROJECT = "/api/v4/projects/acme%2Fplatform%2Fhello-service"
 
 
-async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: ScriptedForge) -> None:
     forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71, "name": "main"})
     forge.answer("PUT", PROJECT, 200, {"id": 5})
     forge.answer("GET", f"{PROJECT}/approval_rules", 200, [{"id": 1, "name": "security"}])
@@ -250,7 +269,9 @@ async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: Forge
     assert "approval rule created: 2 approval(s)" in done[2]
 
 
-async def test_gitlab_updates_what_is_already_there(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_gitlab_updates_what_is_already_there(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     forge.answer("POST", f"{PROJECT}/protected_branches", 409, {"message": "already exists"})
     forge.answer("PATCH", f"{PROJECT}/protected_branches/main", 200, {"id": 71})
     forge.answer("PUT", PROJECT, 200, {})
@@ -268,18 +289,20 @@ async def test_gitlab_updates_what_is_already_there(httpserver: HTTPServer, forg
 
 
 async def test_gitlab_free_tier_is_told_about_approval_rules(
-    httpserver: HTTPServer, forge: Forge
+    httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
     forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71})
     forge.answer("PUT", PROJECT, 200, {})
     forge.answer("GET", f"{PROJECT}/approval_rules", 403, {"message": "403 Forbidden"})
-    with pytest.raises(BranchProtectionError, match="approval rules need GitLab Premium"):
+    with pytest.raises(ForgeError, match="approval rules need GitLab Premium"):
         await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
             ProtectionPolicy()
         )
 
 
-async def test_gitlab_numeric_project_ids_work(httpserver: HTTPServer, forge: Forge) -> None:
+async def test_gitlab_numeric_project_ids_work(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
     forge.answer("PUT", "/api/v4/projects/1234", 200, {})
     forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
@@ -306,13 +329,34 @@ def test_a_weak_or_wrong_policy_is_refused(kwargs: dict[str, Any], argument: str
     assert raised.value.argument == argument
 
 
-def test_wrong_provider_repository_and_url_are_named() -> None:
-    with pytest.raises(InputError, match='did you mean "gitlab"'):
-        make_protector("gitlabb", repository="a/b", token=TOKEN)
-    with pytest.raises(InputError, match="not owner/name"):
-        make_protector("github", repository="hello-service", token=TOKEN)
-    with pytest.raises(InputError, match="not an http"):
-        make_protector("github", repository="a/b", token=TOKEN, api_url="api.github.com")
+def test_wrong_provider_repository_and_url_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--provider=gitlabb", "--repository=a/b"])
+    assert "--provider: invalid choice: 'gitlabb'" in capsys.readouterr().err
+    with pytest.raises(InputError, match="not a GitHub owner/name") as caught:
+        forge_config("github", repository="hello-service", api_url=None)
+    assert caught.value.argument == "repository"
+    with pytest.raises(InputError, match="not a GitLab project id or full path") as caught:
+        forge_config("gitlab", repository="hello-service", api_url=None)
+    assert caught.value.argument == "repository"
+    with pytest.raises(InputError, match="not an http") as caught:
+        forge_config("github", repository="a/b", api_url="api.github.com")
+    assert caught.value.argument == "api-url"
+
+
+def test_the_cli_defaults_to_the_public_api_of_each_forge() -> None:
+    github = forge_config("github", repository="a/b", api_url=None)
+    gitlab = forge_config("gitlab", repository="1234", api_url="https://git.example.com/api/v4/")
+    assert (github.api_url, github.repository, github.project) == (
+        "https://api.github.com",
+        "a/b",
+        None,
+    )
+    assert (gitlab.api_url, gitlab.repository, gitlab.project) == (
+        "https://git.example.com/api/v4",
+        None,
+        "1234",
+    )
 
 
 # --- the command line ----------------------------------------------------------------------------
@@ -320,7 +364,7 @@ def test_wrong_provider_repository_and_url_are_named() -> None:
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.branch_protection", *args],
+        [sys.executable, "-m", "pipelines_cli.branch_protection", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -330,7 +374,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: Forge) -> None:
+def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: ScriptedForge) -> None:
     forge.answer("PUT", GITHUB_PATH, 200, {})
     result = cli(
         "--provider=github",
@@ -345,7 +389,9 @@ def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: Forge) 
     assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_the_cli_reads_the_token_variable_it_is_told(httpserver: HTTPServer, forge: Forge) -> None:
+def test_the_cli_reads_the_token_variable_it_is_told(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
     forge.answer("PUT", "/api/v4/projects/1234", 200, {})
     forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
@@ -362,14 +408,18 @@ def test_the_cli_reads_the_token_variable_it_is_told(httpserver: HTTPServer, for
     assert forge.seen[0].headers["Private-Token"] == TOKEN
 
 
-def test_the_cli_fails_clearly_without_a_token(httpserver: HTTPServer, forge: Forge) -> None:
+def test_the_cli_fails_clearly_without_a_token(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     result = cli("--provider=github", "--repository=acme/hello-service", env={})
     assert result.returncode == 1
     assert "$GITHUB_TOKEN is empty or not set" in result.stderr
     assert forge.seen == []
 
 
-def test_the_cli_reports_a_refusal_without_the_token(httpserver: HTTPServer, forge: Forge) -> None:
+def test_the_cli_reports_a_refusal_without_the_token(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
     forge.answer("PUT", GITHUB_PATH, 401, {"message": "Bad credentials"})
     result = cli(
         "--provider=github",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.promote import OVERLAYS, overlay_path, set_overlay_image
+from pipelines.promotion import OVERLAYS, overlay_path, set_overlay_image
+from pipelines.values import Digest
 from pipelines_cli.deploy_checks import check_images, check_tree, find, kustomize_build
 from tests.deploy_trees import copy_tree, reference_service
 
@@ -22,7 +23,7 @@ def promote(repo_root: Path, environment: str, digest: str) -> None:
     file = repo_root / overlay_path(environment)
     text = file.read_text(encoding="utf-8")
     file.write_text(
-        set_overlay_image(text, image="hello-service", digest=digest, file=str(file)),
+        set_overlay_image(text, image="hello-service", digest=Digest.parse(digest), file=str(file)),
         encoding="utf-8",
     )
 

@@ -24,22 +24,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pipelines.config.status import StatusConfig
-from pipelines.promote import OVERLAYS, set_overlay_image
-from pipelines.promotion import (
-    AlreadyPromoted,
-    GitHubChangeRequests,
-    GitLabChangeRequests,
-    PromotionError,
-    RetryPolicy,
-    make_change_request_client,
-    propose_promotion,
-)
+from pipelines.config.forge import ForgeConfig
+from pipelines.forge import ChangeRequests, ForgeError, RetryPolicy, make_forge
+from pipelines.forge.github import GitHubForge
+from pipelines.forge.gitlab import GitLabForge
+from pipelines.promotion import OVERLAYS, Promotion, Proposal, propose_promotion, set_overlay_image
+from pipelines.values import Digest
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sentinel-token-7c1d42"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 OTHER_DIGEST = "sha256:" + "fe" * 32
+PINNED = Digest.parse(DIGEST)
 BRANCH = "promote/staging-0123456789ab"
 STAGING = "deploy/overlays/staging/kustomization.yaml"
 RELEASE = "v1.4.2"
@@ -50,7 +46,7 @@ def real_overlays() -> dict[str, str]:
 
 
 def pinned(text: str, digest: str = DIGEST) -> str:
-    return set_overlay_image(text, image="hello-service", digest=digest, file="test")
+    return set_overlay_image(text, image="hello-service", digest=Digest.parse(digest), file="test")
 
 
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
@@ -303,8 +299,8 @@ def gitlab_forge(server: HTTPServer) -> FakeGitLab:
     return forge
 
 
-def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubChangeRequests:
-    return GitHubChangeRequests(
+def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubForge:
+    return GitHubForge(
         repository="acme/hello-service",
         token=TOKEN,
         api_url=server.url_for("/api/v3/"),
@@ -313,8 +309,8 @@ def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubChangeRe
     )
 
 
-def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabChangeRequests:
-    return GitLabChangeRequests(
+def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabForge:
+    return GitLabForge(
         project="acme/platform/hello-service",
         token=TOKEN,
         api_url=server.url_for("/api/v4"),
@@ -323,10 +319,21 @@ def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabChangeRe
     )
 
 
-async def promote_staging(client: Any, digest: str = DIGEST) -> Any:
+async def promote_staging(forge: ChangeRequests, digest: str = DIGEST) -> Promotion:
     return await propose_promotion(
-        client, environment="staging", image="hello-service", digest=digest, release_ref=RELEASE
+        forge,
+        environment="staging",
+        image="hello-service",
+        digest=Digest.parse(digest),
+        release_ref=RELEASE,
     )
+
+
+async def proposed(forge: ChangeRequests) -> Proposal:
+    """Promote to staging; the change it proposed (there must be one)."""
+    promotion = await promote_staging(forge)
+    assert promotion.proposal is not None, promotion.summary
+    return promotion.proposal
 
 
 # --- GitHub ----------------------------------------------------------------------------------
@@ -341,13 +348,15 @@ async def test_github_opens_one_commit_on_a_new_branch_and_a_pull_request(
     main_head = github_forge.branches["main"]
     branch = f"promote/{environment}-0123456789ab"
 
-    change = await propose_promotion(
+    promotion = await propose_promotion(
         github(server, sleeps),
         environment=environment,
         image="hello-service",
-        digest=DIGEST,
+        digest=PINNED,
         release_ref=RELEASE,
     )
+    change = promotion.proposal
+    assert change is not None
 
     repo = "/api/v3/repos/acme/hello-service"
     encoded_branch = branch  # GitHub routes slashes in ref names as they are
@@ -390,11 +399,14 @@ async def test_github_opens_one_commit_on_a_new_branch_and_a_pull_request(
     assert github_forge.file_on(branch, path) == committed
     assert github_forge.branches["main"] == main_head
     assert change.url == "https://github.example.com/acme/hello-service/pull/1"
-    assert (change.branch, change.path, change.created, change.committed) == (
+    assert (change.branch, promotion.path, change.created, change.committed) == (
         branch,
         path,
         True,
         True,
+    )
+    assert promotion.summary == (
+        f"{environment}: {DIGEST} proposed on {branch} ({path}); review opened: {change.url}"
     )
     assert sleeps.delays == []
 
@@ -407,13 +419,15 @@ async def test_github_refuses_a_no_op_and_creates_nothing(
     files[STAGING] = pinned(files[STAGING])
     serve(server, forge, files)
 
-    with pytest.raises(AlreadyPromoted) as caught:
-        await promote_staging(github(server, sleeps))
+    promotion = await promote_staging(github(server, sleeps))
 
-    message = str(caught.value)
-    assert f"{STAGING} on main already pins hello-service to {DIGEST}" in message
-    assert "nothing to promote" in message
-    assert "fix:" in message
+    # Success, not an exception: nothing was due, and the summary says so.
+    assert promotion.already_pinned
+    assert promotion.proposal is None
+    assert f"{STAGING} on main already pins hello-service to {DIGEST}" in promotion.summary
+    assert "nothing to promote" in promotion.summary
+    assert "sync the environment's Application in Argo CD" in promotion.summary
+    assert "\n" not in promotion.summary
     assert forge.writes() == []
     assert list(forge.branches) == ["main"]
     assert forge.requests == []
@@ -422,11 +436,11 @@ async def test_github_refuses_a_no_op_and_creates_nothing(
 async def test_github_rerun_reuses_the_branch_and_reports_the_open_pull_request(
     server: HTTPServer, github_forge: FakeGitHub, sleeps: Sleeps
 ) -> None:
-    first = await promote_staging(github(server, sleeps))
+    first = await proposed(github(server, sleeps))
     head_after_first = github_forge.branches[BRANCH]
     writes_after_first = len(github_forge.writes())
 
-    second = await promote_staging(github(server, sleeps))
+    second = await proposed(github(server, sleeps))
 
     assert second.url == first.url
     assert (second.created, second.committed) == (False, False)
@@ -442,10 +456,10 @@ async def test_github_rerun_reuses_the_branch_and_reports_the_open_pull_request(
 async def test_github_branch_left_from_a_closed_pull_request_gets_a_new_one(
     server: HTTPServer, github_forge: FakeGitHub, sleeps: Sleeps
 ) -> None:
-    first = await promote_staging(github(server, sleeps))
+    first = await proposed(github(server, sleeps))
     github_forge.requests[0]["state"] = "closed"
 
-    again = await promote_staging(github(server, sleeps))
+    again = await proposed(github(server, sleeps))
 
     assert again.url != first.url
     assert again.created
@@ -459,7 +473,7 @@ async def test_github_retries_5xx_and_429_then_succeeds(
     github_forge.fault("POST", "/pulls", _json({"message": "slow down"}, 429))
     github_forge.fault("POST", "/pulls", Response("unavailable", status=503))
 
-    change = await promote_staging(github(server, sleeps, base_delay=0.5))
+    change = await proposed(github(server, sleeps, base_delay=0.5))
 
     assert change.created
     assert sleeps.delays == [0.5, 0.5, 1.0]
@@ -474,7 +488,7 @@ async def test_github_commit_whose_answer_was_lost_is_not_done_twice(
     github_forge.fault("PUT", f"contents/{STAGING}", Response("lost", status=502), when="after")
     github_forge.fault("POST", "/pulls", Response("lost", status=502), when="after")
 
-    change = await promote_staging(github(server, sleeps))
+    change = await proposed(github(server, sleeps))
 
     puts = [s for s in github_forge.seen if s.method == "PUT"]
     assert len(puts) == 2
@@ -488,12 +502,12 @@ async def test_github_commit_whose_answer_was_lost_is_not_done_twice(
 async def test_github_missing_file_is_a_clear_error(
     server: HTTPServer, github_forge: FakeGitHub, sleeps: Sleeps
 ) -> None:
-    with pytest.raises(PromotionError) as caught:
+    with pytest.raises(ForgeError) as caught:
         await propose_promotion(
             github(server, sleeps),
             environment="staging",
             image="hello-service",
-            digest=DIGEST,
+            digest=PINNED,
             base_branch="release",
         )
     message = str(caught.value)
@@ -514,7 +528,7 @@ async def test_github_token_never_reaches_errors_logs_or_repr(
     github_forge.fault("GET", f"contents/{STAGING}", _json({"message": f"bad {TOKEN}"}, 401))
     client = github(server, sleeps)
 
-    with pytest.raises(PromotionError) as caught:
+    with pytest.raises(ForgeError) as caught:
         await promote_staging(client)
 
     message = str(caught.value)
@@ -533,7 +547,7 @@ async def test_github_persistent_5xx_gives_up_with_a_clear_error(
     for _ in range(3):
         github_forge.fault("POST", "/pulls", Response(f"down {TOKEN}", status=500))
 
-    with pytest.raises(PromotionError) as caught:
+    with pytest.raises(ForgeError) as caught:
         await promote_staging(github(server, sleeps, attempts=3))
 
     message = str(caught.value)
@@ -553,7 +567,7 @@ async def test_gitlab_commits_on_a_new_branch_and_opens_a_merge_request(
     original = real_overlays()[STAGING]
     main_head = gitlab_forge.branches["main"]
 
-    change = await promote_staging(gitlab(server, sleeps))
+    change = await proposed(gitlab(server, sleeps))
 
     project = "/api/v4/projects/acme%2Fplatform%2Fhello-service"
     assert [(s.method, s.raw_path) for s in gitlab_forge.seen] == [
@@ -606,8 +620,10 @@ async def test_gitlab_refuses_a_no_op_and_creates_nothing(
     files[STAGING] = pinned(files[STAGING])
     serve(server, forge, files)
 
-    with pytest.raises(AlreadyPromoted, match="already pins hello-service"):
-        await promote_staging(gitlab(server, sleeps))
+    promotion = await promote_staging(gitlab(server, sleeps))
+
+    assert promotion.already_pinned
+    assert "already pins hello-service" in promotion.summary
 
     assert forge.writes() == []
     assert list(forge.branches) == ["main"]
@@ -616,10 +632,10 @@ async def test_gitlab_refuses_a_no_op_and_creates_nothing(
 async def test_gitlab_rerun_reports_the_open_merge_request(
     server: HTTPServer, gitlab_forge: FakeGitLab, sleeps: Sleeps
 ) -> None:
-    first = await promote_staging(gitlab(server, sleeps))
+    first = await proposed(gitlab(server, sleeps))
     writes_after_first = len(gitlab_forge.writes())
 
-    second = await promote_staging(gitlab(server, sleeps))
+    second = await proposed(gitlab(server, sleeps))
 
     assert second.url == first.url
     assert (second.created, second.committed) == (False, False)
@@ -638,11 +654,11 @@ async def test_gitlab_rerun_on_a_branch_pinned_to_another_digest_adds_a_commit(
     server: HTTPServer, gitlab_forge: FakeGitLab, sleeps: Sleeps
 ) -> None:
     # Someone pushed another digest to the promotion branch while it was under review.
-    await promote_staging(gitlab(server, sleeps))
+    await proposed(gitlab(server, sleeps))
     tampered = pinned(real_overlays()[STAGING], OTHER_DIGEST)
     gitlab_forge.branches[BRANCH] = gitlab_forge.commit({STAGING: tampered}, "tamper")
 
-    again = await promote_staging(gitlab(server, sleeps))
+    again = await proposed(gitlab(server, sleeps))
 
     assert again.committed
     assert not again.created
@@ -657,7 +673,7 @@ async def test_gitlab_commit_whose_answer_was_lost_is_not_done_twice(
     gitlab_forge.fault("POST", "/repository/commits", Response("lost", status=500), when="after")
     gitlab_forge.fault("POST", "/merge_requests", Response("lost", status=504), when="after")
 
-    change = await promote_staging(gitlab(server, sleeps))
+    change = await proposed(gitlab(server, sleeps))
 
     commits = [s for s in gitlab_forge.seen if s.raw_path.endswith("/repository/commits")]
     assert len(commits) == 2  # the retry met "A branch called ... already exists"
@@ -671,7 +687,7 @@ async def test_gitlab_missing_file_is_a_clear_error(server: HTTPServer, sleeps: 
     forge = FakeGitLab()
     serve(server, forge, {"README.md": "no overlays here\n"})
 
-    with pytest.raises(PromotionError) as caught:
+    with pytest.raises(ForgeError) as caught:
         await promote_staging(gitlab(server, sleeps))
 
     message = str(caught.value)
@@ -688,7 +704,7 @@ async def test_gitlab_refusal_names_the_step_and_hides_the_token(
         "POST", "/repository/commits", _json({"message": f"403 Forbidden for {TOKEN}"}, 403)
     )
 
-    with pytest.raises(PromotionError) as caught:
+    with pytest.raises(ForgeError) as caught:
         await promote_staging(gitlab(server, sleeps))
 
     message = str(caught.value)
@@ -702,20 +718,22 @@ async def test_gitlab_refusal_names_the_step_and_hides_the_token(
     assert gitlab_forge.requests == []
 
 
-# --- from [status] ---------------------------------------------------------------------------
+# --- from [forge] ----------------------------------------------------------------------------
 
 
-async def test_client_from_the_status_config(
+async def test_the_forge_from_config_proposes_the_change(
     server: HTTPServer, gitlab_forge: FakeGitLab, sleeps: Sleeps
 ) -> None:
-    config = StatusConfig(
+    config = ForgeConfig(
         provider="gitlab", api_url=server.url_for("/api/v4"), project="acme/platform/hello-service"
     )
-    client = make_change_request_client(config, f"  {TOKEN}\n")
-    assert client.provider == "gitlab"
-    assert TOKEN not in repr(client)
+    forge = make_forge(
+        config, f"  {TOKEN}\n", argument="git-token", purpose="promotion", sleep=sleeps
+    )
+    assert forge.provider == "gitlab"
+    assert TOKEN not in repr(forge)
 
-    change = await promote_staging(client)
+    change = await proposed(forge)
 
     assert change.created
     assert all(s.headers["Private-Token"] == TOKEN for s in gitlab_forge.seen)

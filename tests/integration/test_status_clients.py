@@ -1,4 +1,8 @@
-"""Commit-status clients against a real HTTP server on loopback (pytest-httpserver)."""
+"""Commit statuses through the forge clients, against a real HTTP server on loopback.
+
+The clients are :mod:`pipelines.forge.github` and :mod:`pipelines.forge.gitlab`
+(pytest-httpserver answers for them); the use case is :mod:`pipelines.statuses`.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +16,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pipelines.config.status import StatusConfig
+from pipelines.config.forge import ForgeConfig
 from pipelines.errors import InputError
-from pipelines.status import (
-    CommitStatus,
-    GitHubStatusClient,
-    GitLabStatusClient,
-    RetryPolicy,
-    StatusPostError,
-    final_status,
-    make_status_client,
-)
-from pipelines.status._http import retry_after_seconds
+from pipelines.forge import ForgeError, RetryPolicy, make_forge
+from pipelines.forge.github import GitHubForge
+from pipelines.forge.gitlab import GitLabForge
+from pipelines.forge.http import retry_after_seconds
+from pipelines.statuses import CommitStatus, final_status, post_status, running_status
 from pipelines.stepgraph import Step, StepInputs, StepOutput, pipeline
+from pipelines.values import CommitId
 
 SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+COMMIT = CommitId.parse(SHA)
 TOKEN = "sentinel-token-5f3a9c"
 RUN_URL = "https://ci.example.com/runs/42"
 
@@ -52,8 +53,8 @@ def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
     httpserver.clear()
 
 
-def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubStatusClient:
-    return GitHubStatusClient(
+def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubForge:
+    return GitHubForge(
         repository="acme/hello-service",
         token=TOKEN,
         api_url=server.url_for("/api/v3/"),
@@ -62,8 +63,8 @@ def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubStatusCl
     )
 
 
-def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabStatusClient:
-    return GitLabStatusClient(
+def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabForge:
+    return GitLabForge(
         project="acme/platform/hello-service",
         token=TOKEN,
         api_url=server.url_for("/api/v4"),
@@ -74,7 +75,7 @@ def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabStatusCl
 
 def status(state: str = "success") -> CommitStatus:
     return CommitStatus(
-        sha=SHA,
+        sha=COMMIT,
         state=state,  # type: ignore[arg-type]
         context="pipelines/pre-merge",
         description="safe to merge",
@@ -101,7 +102,7 @@ async def test_github_posts_state_link_description_context(server: HTTPServer) -
             "context": "pipelines/pre-merge",
         },
     ).respond_with_json({"id": 1}, status=201)
-    await github(server, Sleeps()).post(status())
+    await github(server, Sleeps()).post_status(status())
     server.check_assertions()
     assert len(server.log) == 1
 
@@ -111,7 +112,7 @@ async def test_github_states(server: HTTPServer, ours: str, theirs: str) -> None
     server.expect_oneshot_request(
         f"/api/v3/repos/acme/hello-service/statuses/{SHA}", method="POST"
     ).respond_with_json({}, status=201)
-    await github(server, Sleeps()).post(status(ours))
+    await github(server, Sleeps()).post_status(status(ours))
     ((request, _),) = server.log
     assert request.get_json()["state"] == theirs
 
@@ -126,7 +127,7 @@ async def test_gitlab_posts_to_the_encoded_project_path(server: HTTPServer) -> N
     server.expect_oneshot_request(
         f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
     ).respond_with_handler(handler)
-    await gitlab(server, Sleeps()).post(status())
+    await gitlab(server, Sleeps()).post_status(status())
     server.check_assertions()
     (request,) = seen
     # The full path travels as one URL-encoded path segment, as GitLab requires.
@@ -149,7 +150,7 @@ async def test_gitlab_states(server: HTTPServer, ours: str, theirs: str) -> None
     server.expect_oneshot_request(
         f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
     ).respond_with_json({}, status=201)
-    await gitlab(server, Sleeps()).post(status(ours))
+    await gitlab(server, Sleeps()).post_status(status(ours))
     ((request, _),) = server.log
     assert request.get_json()["state"] == theirs
 
@@ -160,15 +161,15 @@ async def test_gitlab_refusing_to_turn_a_success_into_a_failure_is_an_error(
     server.expect_oneshot_request(
         f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
     ).respond_with_json({"message": "Cannot transition status via :drop from :success"}, status=400)
-    with pytest.raises(StatusPostError, match="refused"):
-        await gitlab(server, Sleeps()).post(status("failure"))
+    with pytest.raises(ForgeError, match="refused"):
+        await gitlab(server, Sleeps()).post_status(status("failure"))
 
 
 async def test_gitlab_repeated_state_is_not_an_error(server: HTTPServer) -> None:
     server.expect_oneshot_request(
         f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}", method="POST"
     ).respond_with_json({"message": "Cannot transition status via :run from :running"}, status=400)
-    await gitlab(server, Sleeps()).post(status("pending"))
+    await gitlab(server, Sleeps()).post_status(status("pending"))
     server.check_assertions()
 
 
@@ -183,7 +184,7 @@ async def test_retries_5xx_and_429_with_backoff_then_succeeds(
     server.expect_ordered_request(path, method="POST").respond_with_data("busy", status=503)
     server.expect_ordered_request(path, method="POST").respond_with_json({}, status=429)
     server.expect_ordered_request(path, method="POST").respond_with_json({}, status=201)
-    await github(server, sleeps, base_delay=0.5).post(status())
+    await github(server, sleeps, base_delay=0.5).post_status(status())
     server.check_assertions()
     assert len(server.log) == 4
     assert sleeps.delays == [0.5, 1.0, 2.0]
@@ -199,7 +200,7 @@ async def test_retry_after_is_honoured(server: HTTPServer, sleeps: Sleeps) -> No
         {}, status=403, headers={"Retry-After": "120", "X-RateLimit-Remaining": "0"}
     )
     server.expect_ordered_request(path).respond_with_json({}, status=201)
-    await gitlab(server, sleeps, max_delay=60).post(status())
+    await gitlab(server, sleeps, max_delay=60).post_status(status())
     server.check_assertions()
     # 7 as asked; 120 capped at the policy's max_delay.
     assert sleeps.delays == [7.0, 60.0]
@@ -221,13 +222,16 @@ async def test_persistent_5xx_is_a_clear_error_after_all_attempts(
         f"upstream failed for {TOKEN}", status=500
     )
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(StatusPostError) as caught:
-        await github(server, sleeps, attempts=3).post(status())
+    with pytest.raises(ForgeError) as caught:
+        await github(server, sleeps, attempts=3).post_status(status())
     message = str(caught.value)
     assert len(server.log) == 3
     assert sleeps.delays == [1.0, 2.0]
-    assert "GitHub status pipelines/pre-merge=success on 1a2b3c4" in message
-    assert "not posted after 3 attempts" in message
+    assert message.startswith(
+        "GitHub repository acme/hello-service: status pipelines/pre-merge=success on 1a2b3c4: "
+    )
+    assert "no answer after 3 attempts; last: HTTP 500" in message
+    assert "re-run the status step" in message
     assert "HTTP 500" in message
     assert "fix:" in message
     assert TOKEN not in message
@@ -239,15 +243,15 @@ async def test_persistent_5xx_is_a_clear_error_after_all_attempts(
 async def test_unreachable_server_is_retried_then_reported(sleeps: Sleeps) -> None:
     with HTTPServer(host="127.0.0.1", port=0) as closed:
         url = closed.url_for("/api/v3")
-    client = GitHubStatusClient(
+    client = GitHubForge(
         repository="acme/hello-service",
         token=TOKEN,
         api_url=url,
         retry=RetryPolicy(attempts=2),
         sleep=sleeps,
     )
-    with pytest.raises(StatusPostError, match="could not reach") as caught:
-        await client.post(status())
+    with pytest.raises(ForgeError, match="could not reach") as caught:
+        await client.post_status(status())
     assert sleeps.delays == [1.0]
     assert TOKEN not in str(caught.value)
 
@@ -256,7 +260,8 @@ async def test_unreachable_server_is_retried_then_reported(sleeps: Sleeps) -> No
     ("code", "fix"),
     [
         (401, "token was rejected"),
-        (404, "api scope"),
+        (403, "Commit statuses: write"),
+        (404, "check [forge] repository and api_url"),
         (422, "commit id"),
         (400, "see the answer above"),
     ],
@@ -267,49 +272,78 @@ async def test_client_errors_fail_at_once_without_retrying(
     server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_json(
         {"message": "Bad credentials"}, status=code
     )
-    with pytest.raises(StatusPostError) as caught:
-        await github(server, sleeps).post(status())
+    with pytest.raises(ForgeError) as caught:
+        await github(server, sleeps).post_status(status())
     assert len(server.log) == 1
     assert sleeps.delays == []
-    assert f"refused with HTTP {code}" in str(caught.value)
-    assert "Bad credentials" in str(caught.value)
-    assert fix in str(caught.value)
+    assert f"refused with HTTP {code}" in caught.value.problem
+    assert "Bad credentials" in caught.value.problem
+    assert caught.value.fix is not None
+    assert fix in caught.value.fix
+
+
+async def test_gitlab_refusals_speak_gitlab(server: HTTPServer, sleeps: Sleeps) -> None:
+    server.expect_request(
+        f"/api/v4/projects/acme/platform/hello-service/statuses/{SHA}"
+    ).respond_with_json({"message": "403 Forbidden"}, status=403)
+    with pytest.raises(ForgeError) as caught:
+        await gitlab(server, sleeps).post_status(status())
+    assert caught.value.where == "GitLab project acme/platform/hello-service"
+    assert caught.value.fix is not None
+    assert "api scope" in caught.value.fix
+    assert "Commit statuses: write" not in caught.value.fix
 
 
 async def test_plain_403_is_not_retried(server: HTTPServer, sleeps: Sleeps) -> None:
     server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_json(
         {"message": "Resource not accessible by integration"}, status=403
     )
-    with pytest.raises(StatusPostError, match="refused with HTTP 403"):
-        await github(server, sleeps).post(status())
+    with pytest.raises(ForgeError, match="refused with HTTP 403"):
+        await github(server, sleeps).post_status(status())
     assert len(server.log) == 1
 
 
 # --- from config, and the closing status ---------------------------------------------------
 
 
-async def test_make_status_client_from_config(server: HTTPServer) -> None:
-    config = StatusConfig(provider="gitlab", api_url=server.url_for("/api/v4"), project="1234")
-    client = make_status_client(config, f"  {TOKEN}\n")
-    assert client.provider == "gitlab"
-    assert TOKEN not in repr(client)
+async def test_the_forge_from_config_posts_statuses(server: HTTPServer) -> None:
+    config = ForgeConfig(provider="gitlab", api_url=server.url_for("/api/v4"), project="1234")
+    forge = make_forge(config, f"  {TOKEN}\n", argument="status-token", purpose="statuses")
+    assert forge.provider == "gitlab"
+    assert TOKEN not in repr(forge)
     server.expect_oneshot_request(
         f"/api/v4/projects/1234/statuses/{SHA}", headers={"PRIVATE-TOKEN": TOKEN}
     ).respond_with_json({}, status=201)
-    await client.post(status())
+    assert await post_status(forge, status()) is None
     server.check_assertions()
+
+
+async def test_a_status_that_cannot_be_posted_is_reported_not_raised(
+    server: HTTPServer, sleeps: Sleeps
+) -> None:
+    # A forge failure must never abort a pipeline run: the caller records it.
+    server.expect_request(f"/api/v3/repos/acme/hello-service/statuses/{SHA}").respond_with_json(
+        {"message": f"Bad credentials {TOKEN}"}, status=401
+    )
+    problem = await post_status(github(server, sleeps), status("pending"))
+    assert problem is not None
+    assert problem.startswith("commit status pipelines/pre-merge=pending was not posted: ")
+    assert "refused with HTTP 401" in problem
+    assert TOKEN not in problem
 
 
 @pytest.mark.parametrize("token", [None, "", "  \n"])
 def test_a_missing_token_fails_before_any_work(token: str | None) -> None:
-    config = StatusConfig(
-        provider="github", api_url="https://api.github.com", repository="acme/hello-service"
+    config = ForgeConfig(
+        provider="github", api_url="https://github.example.com/api/v3", repository="acme/app"
     )
     with pytest.raises(InputError) as caught:
-        make_status_client(config, token)
+        make_forge(config, token, argument="status-token", purpose="statuses")
     assert caught.value.argument == "status-token"
-    assert "reports to github, but no token was given" in caught.value.problem
-    assert "GITHUB_TOKEN" in caught.value.fix
+    assert "posting commit statuses on GitHub needs a token" in caught.value.problem
+    assert "--status-token=env://GITHUB_TOKEN" in caught.value.fix
+    assert "Commit statuses: write" in caught.value.fix
+    assert "--report-status=false" in caught.value.fix
 
 
 async def test_final_status_from_a_pipeline_result() -> None:
@@ -323,29 +357,37 @@ async def test_final_status_from_a_pipeline_result() -> None:
     failed = await pipeline(
         "pre-merge", [Step(name="unit", run=broken), Step(name="lint", run=broken)]
     ).run()
-    good = final_status(passed, sha=SHA, context="pipelines/pre-merge", target_url=RUN_URL)
-    bad = final_status(failed, sha=SHA, context="pipelines/pre-merge")
+    good = final_status(passed, sha=COMMIT, context="pipelines/pre-merge", target_url=RUN_URL)
+    bad = final_status(failed, sha=COMMIT, context="pipelines/pre-merge")
     assert (good.state, good.description) == ("success", "pre-merge: all 1 steps passed")
     assert (bad.state, bad.description) == ("failure", "pre-merge: failed: unit, lint")
+    assert good.sha == COMMIT
+    assert good.target_url == RUN_URL
+
+
+def test_running_status_opens_a_run() -> None:
+    opening = running_status("dev", sha=COMMIT, context="pipelines/dev", target_url=RUN_URL)
+    assert (opening.state, opening.description) == ("pending", "dev: running")
+    assert (opening.context, opening.target_url) == ("pipelines/dev", RUN_URL)
 
 
 @pytest.mark.parametrize(
     ("fields", "argument"),
     [
-        ({"sha": "abc"}, "sha"),
         ({"state": "error"}, "state"),
         ({"context": " "}, "context"),
         ({"target_url": "ci.example.com/run"}, "target-url"),
+        ({"target_url": RUN_URL + "\n"}, "target-url"),
     ],
 )
 def test_commit_status_is_validated(fields: dict[str, str], argument: str) -> None:
-    values = {"sha": SHA, "state": "success", "context": "c", "target_url": RUN_URL} | fields
+    values = {"state": "success", "context": "c", "target_url": RUN_URL} | fields
     with pytest.raises(InputError) as caught:
-        CommitStatus(**values)  # type: ignore[arg-type]
+        CommitStatus(sha=COMMIT, **values)  # type: ignore[arg-type]
     assert caught.value.argument == argument
 
 
 def test_long_descriptions_are_shortened_to_what_github_accepts() -> None:
-    long = CommitStatus(sha=SHA, state="failure", context="c", description="x" * 500)
+    long = CommitStatus(sha=COMMIT, state="failure", context="c", description="x" * 500)
     assert len(long.description) == 140
     assert long.description.endswith("…")

@@ -14,7 +14,8 @@ from dagger import dag
 
 from ci.main import PortablePipelines
 from pipelines.errors import InputError
-from pipelines.promotion import AlreadyPromoted
+from pipelines.promotion import Promotion, Proposal
+from pipelines.values import Digest
 from tests.plan.conftest import Seam, fails_with
 
 DIGEST = "sha256:" + "b" * 64
@@ -25,25 +26,29 @@ TOKEN = "ghp_sentinelgittoken0000"
 def forge(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
-    def make(config: Any, token: str | None, *, argument: str, **_: Any) -> object:
+    def make(config: Any, token: str | None, *, argument: str, purpose: str, **_: Any) -> object:
         if not token:
             raise InputError(argument=argument, problem="no token", fix="pass one")
         seen["token"] = token
         seen["repository"] = config.repository
+        seen["purpose"] = purpose
         return object()
 
-    async def propose(client: object, **kwargs: Any) -> Any:
+    async def propose(forge: object, **kwargs: Any) -> Promotion:
         seen.update(kwargs)
-        if seen.get("already"):
-            raise AlreadyPromoted(
-                path="deploy/overlays/staging/kustomization.yaml",
-                base_branch="main",
-                image=kwargs["image"],
-                digest=kwargs["digest"],
-            )
-        return type("Change", (), {"summary": "opened https://forge.example/pull/7"})()
+        proposal = Proposal(
+            url="https://forge.example/pull/7", branch="promote/x", created=True, committed=True
+        )
+        return Promotion(
+            environment=kwargs["environment"],
+            image=kwargs["image"],
+            digest=kwargs["digest"],
+            path="deploy/overlays/staging/kustomization.yaml",
+            base_branch=kwargs["base_branch"],
+            proposal=None if seen.get("already") else proposal,
+        )
 
-    monkeypatch.setattr("ci.main.make_change_request_client", make)
+    monkeypatch.setattr("ci.main.make_forge", make)
     monkeypatch.setattr("ci.main.propose_promotion", propose)
     return seen
 
@@ -60,12 +65,13 @@ async def test_promote_pins_the_digest_of_the_service_image(
     message = await ci(lazy_source, git_token=TOKEN).promote(
         environment="staging", digest=DIGEST, release_ref="repo@" + DIGEST
     )
-    assert message == "opened https://forge.example/pull/7"
+    assert message.endswith("review opened: https://forge.example/pull/7")
     assert forge["token"] == TOKEN
     assert forge["repository"] == "acme/hello-service"
+    assert forge["purpose"] == "promotion"
     assert forge["environment"] == "staging"
     assert forge["image"] == "hello-service"
-    assert forge["digest"] == DIGEST
+    assert forge["digest"] == Digest.parse(DIGEST)
     assert forge["base_branch"] == "main"
 
 
@@ -74,7 +80,7 @@ async def test_an_already_promoted_digest_is_reported_not_failed(
 ) -> None:
     forge["already"] = True
     message = await ci(lazy_source, git_token=TOKEN).promote(environment="prod", digest=DIGEST)
-    assert DIGEST in message
+    assert "already pins hello-service to " + DIGEST in message
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from ci.trivy import JSON_REPORT
 from pipelines.aws.ecr import TagExistsError
 from pipelines.errors import ChecksFailed, InputError
 from pipelines.run_record import verdict
-from pipelines.status import CommitStatus
+from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import Seam, fails_with
@@ -44,7 +44,7 @@ class StatusRecorder:
     tokens: list[str | None] = field(default_factory=list)
     provider: str = "github"
 
-    async def post(self, status: CommitStatus) -> None:
+    async def post_status(self, status: CommitStatus) -> None:
         self.posted.append(status)
 
 
@@ -58,13 +58,13 @@ def ecr() -> Iterator[Any]:
 def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
     recorder = StatusRecorder()
 
-    def make(config: Any, token: str | None, **_: Any) -> StatusRecorder:
+    def make(config: Any, token: str | None, *, argument: str, **_: Any) -> StatusRecorder:
         if not token:
-            raise InputError(argument="status-token", problem="no token", fix="pass one")
+            raise InputError(argument=argument, problem="no token", fix="pass one")
         recorder.tokens.append(token)
         return recorder
 
-    monkeypatch.setattr("ci.main.make_status_client", make)
+    monkeypatch.setattr("ci.main.make_forge", make)
     return recorder
 
 
@@ -447,12 +447,16 @@ async def test_a_status_that_cannot_be_posted_fails_the_run_and_the_verdict(
     statuses: StatusRecorder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pipelines.status import StatusPostError
+    from pipelines.forge import ForgeError
 
     async def refuse(status: CommitStatus) -> None:
-        raise StatusPostError(f"GitHub status {status.context}: refused with HTTP 401")
+        raise ForgeError(
+            where="GitHub repository acme/hello-service",
+            problem=f"status {status.context}: refused with HTTP 401",
+            fix="check the token",
+        )
 
-    monkeypatch.setattr(statuses, "post", refuse)
+    monkeypatch.setattr(statuses, "post_status", refuse)
     scripted_suites(seam)
     run = await with_secrets(lazy_source).pre_merge(sha=SHA)
     record = _record(run)

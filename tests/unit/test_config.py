@@ -37,6 +37,10 @@ def test_reference_service_config_parses() -> None:
     assert config.lint is not None
     assert all(isinstance(cmd, tuple) and cmd for cmd in config.lint.commands)
     assert set(config.tests) == {"unit", "smoke", "integration", "e2e"}
+    # It names its forge in [forge], the spelling without a deprecation.
+    assert config.forge is not None
+    assert config.forge.repository == "acme/hello-service"
+    assert config.deprecations == ()
 
 
 def test_load_config_reads_the_file_and_names_it_in_errors(tmp_path: Path) -> None:

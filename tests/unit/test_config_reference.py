@@ -41,7 +41,10 @@ _MINIMAL_SERVICE = '[service]\nname = "example"\nport = 8080\n\n'
 
 # Dataclass fields whose TOML spelling differs, or that are not keys at all.
 _FIELD_ALIASES = {(PipelineConfig, "tests"): "test"}
-_NOT_KEYS = {("SuiteConfig", "name")}  # the suite's name is its table's name
+_NOT_KEYS = {
+    ("SuiteConfig", "name"),  # the suite's name is its table's name
+    ("PipelineConfig", "deprecations"),  # messages about the file, not a key in it
+}
 
 _TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _HEADING = re.compile(r"^#{2,4} (.*)$")
@@ -235,6 +238,13 @@ def test_every_dataclass_field_is_documented_with_its_default(page: str) -> None
                     f"{cls.__name__}.{field.name}: `{key}` is in no table of [{pattern}]"
                 )
     assert not problems, "\n".join(problems)
+
+
+def test_the_deprecation_the_page_shows_is_the_one_the_parser_gives(page: str) -> None:
+    deprecated = [example for example in toml_examples(page) if parse_config(example).deprecations]
+    assert len(deprecated) == 1, "one example shows the deprecated forge keys of [status]"
+    (message,) = parse_config(deprecated[0]).deprecations
+    assert f"```text\n{message}\n```" in page
 
 
 def test_a_broken_page_is_caught(page: str, monkeypatch: pytest.MonkeyPatch) -> None:

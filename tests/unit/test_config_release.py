@@ -1,14 +1,12 @@
-"""[publish], [deploy] and [status]: the release path's configuration."""
+"""[publish], [deploy], [forge] and [status]: the release path's configuration."""
 
 from __future__ import annotations
-
-import tomllib
 
 import pytest
 
 from pipelines.config import ConfigError, PipelineConfig, parse_config
-from pipelines.config._reader import Table
-from pipelines.config.status import StatusConfig, parse_status
+from pipelines.config.forge import ForgeConfig
+from pipelines.config.status import StatusConfig
 from pipelines.values import AwsRegion
 
 SERVICE = '[service]\nname = "hello-service"\nport = 8080\n'
@@ -221,73 +219,189 @@ def test_deploy_errors_name_the_key_and_the_fix(text: str, key: str, problem: st
     assert caught.fix
 
 
-# --- [status] ------------------------------------------------------------------------------
+# --- [forge] -------------------------------------------------------------------------------
 
 
-def status(text: str) -> StatusConfig | None:
-    data = tomllib.loads(text)
-    root = Table(data, file="pipelines.toml", path="")
-    parsed = parse_status(root.table("status"))
-    root.finish()
-    return parsed
+def forge(text: str) -> ForgeConfig | None:
+    parsed = config(text)
+    assert parsed.deprecations == ()
+    return parsed.forge
 
 
-def status_error(text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        status(text)
-    return caught.value
-
-
-def test_status_absent() -> None:
-    assert status("") is None
+def test_forge_absent() -> None:
+    parsed = config("")
+    assert parsed.forge is None
+    assert parsed.status == StatusConfig()
 
 
 def test_github_defaults() -> None:
-    parsed = status('[status]\nprovider = "github"\nrepository = "acme/hello-service"')
-    assert parsed == StatusConfig(
+    parsed = forge('[forge]\nprovider = "github"\nrepository = "acme/hello-service"')
+    assert parsed == ForgeConfig(
         provider="github", api_url="https://api.github.com", repository="acme/hello-service"
     )
-    assert parsed.pre_merge_context == "pipelines/pre-merge"
 
 
 def test_gitlab_self_managed() -> None:
-    parsed = status(
-        '[status]\nprovider = "gitlab"\nproject = "acme/platform/hello"\n'
-        'api_url = "https://git.example.com/api/v4/"\npre_merge_context = "safe-to-merge"'
+    parsed = forge(
+        '[forge]\nprovider = "gitlab"\nproject = "acme/platform/hello"\n'
+        'api_url = "https://git.example.com/api/v4/"'
     )
-    assert parsed is not None
-    assert parsed.api_url == "https://git.example.com/api/v4"
-    assert parsed.project == "acme/platform/hello"
-    assert parsed.pre_merge_context == "safe-to-merge"
+    assert parsed == ForgeConfig(
+        provider="gitlab", api_url="https://git.example.com/api/v4", project="acme/platform/hello"
+    )
 
 
 def test_gitlab_defaults_and_numeric_project() -> None:
-    parsed = status('[status]\nprovider = "gitlab"\nproject = "1234"')
+    parsed = forge('[forge]\nprovider = "gitlab"\nproject = "1234"')
     assert parsed is not None
     assert parsed.api_url == "https://gitlab.com/api/v4"
+    assert parsed.repository is None
 
 
 @pytest.mark.parametrize(
     ("text", "key", "problem"),
     [
-        ('[status]\nprovider = "jenkins"', "status.provider", "unknown status provider"),
-        ('[status]\nprovider = "github"', "status.repository", "need the repository"),
+        ('[forge]\nprovider = "jenkins"', "forge.provider", "unknown forge provider"),
+        ('[forge]\nprovider = "gitlabb"', "forge.provider", 'did you mean "gitlab"'),
+        ('[forge]\nprovider = "github"', "forge.repository", "needs the repository"),
         (
-            '[status]\nprovider = "github"\nrepository = "just-a-name"',
-            "status.repository",
+            '[forge]\nprovider = "github"\nrepository = "just-a-name"',
+            "forge.repository",
             "is not a GitHub owner/name",
         ),
         (
-            '[status]\nprovider = "github"\nproject = "a/b"',
-            "status.project",
+            '[forge]\nprovider = "github"\nrepository = "acme/app\\n"',
+            "forge.repository",
+            "is not a GitHub owner/name",
+        ),
+        (
+            '[forge]\nprovider = "github"\nproject = "a/b"',
+            "forge.project",
             "`project` is for gitlab, not github",
         ),
-        ('[status]\nprovider = "gitlab"', "status.project", "need the project"),
+        ('[forge]\nprovider = "gitlab"', "forge.project", "needs the project"),
         (
-            '[status]\nprovider = "gitlab"\nproject = "noslash"',
-            "status.project",
+            '[forge]\nprovider = "gitlab"\nproject = "noslash"',
+            "forge.project",
             "not a GitLab project",
         ),
+        (
+            '[forge]\nprovider = "gitlab"\nrepository = "a/b"',
+            "forge.repository",
+            "`repository` is for github, not gitlab",
+        ),
+        (
+            '[forge]\nprovider = "github"\nrepository = "a/b"\napi_url = "api.github.com"',
+            "forge.api_url",
+            "not an http(s) base URL",
+        ),
+        (
+            '[forge]\nprovider = "github"\nrepository = "a/b"\ntoken = "ghp_x"',
+            "forge.token",
+            "unknown key",
+        ),
+        ('[forge]\nrepository = "a/b"', "forge.provider", "required key is missing"),
+    ],
+)
+def test_forge_errors_name_the_key_and_the_fix(text: str, key: str, problem: str) -> None:
+    caught = error(text)
+    assert caught.file == "svc/pipelines.toml"
+    assert caught.key == key
+    assert problem in caught.problem
+    assert caught.fix
+
+
+def test_a_use_that_needs_a_forge_says_how_to_add_one() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config("").require_forge("promotion", file="svc/pipelines.toml")
+    assert (caught.value.file, caught.value.key) == ("svc/pipelines.toml", "forge")
+    assert "opening a promotion pull/merge request needs a forge" in caught.value.problem
+    assert '`provider = "github"` and `repository = "acme/hello-service"`' in caught.value.fix
+    assert '`provider = "gitlab"` and `project = "group/project"`' in caught.value.fix
+    configured = config('[forge]\nprovider = "gitlab"\nproject = "7"')
+    assert configured.require_forge("promotion") == configured.forge
+
+
+# --- [status] ------------------------------------------------------------------------------
+
+
+def test_status_has_the_contexts_only() -> None:
+    parsed = config('[status]\npre_merge_context = "safe-to-merge"')
+    assert parsed.status == StatusConfig(pre_merge_context="safe-to-merge")
+    assert parsed.forge is None
+    assert parsed.deprecations == ()
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "context"),
+    [("dev", "pipelines/dev"), ("pre-merge", "safe-to-merge"), ("release", "pipelines/release")],
+)
+def test_each_pipeline_has_its_context(pipeline: str, context: str) -> None:
+    status = StatusConfig(pre_merge_context="safe-to-merge")
+    assert status.context_for(pipeline) == context
+
+
+def test_a_context_for_an_unknown_pipeline_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="deploy"):
+        StatusConfig().context_for("deploy")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (f'[status]\ndev_context = "{"x" * 256}"', "status.dev_context", "longer than 255"),
+        ('[status]\nrelease_context = ""', "status.release_context", "must not be empty"),
+        ('[status]\ntoken = "ghp_x"', "status.token", "unknown key"),
+    ],
+)
+def test_status_errors_name_the_key_and_the_fix(text: str, key: str, problem: str) -> None:
+    caught = error(text)
+    assert caught.key == key
+    assert problem in caught.problem
+    assert caught.fix
+
+
+# --- the forge keys [status] used to hold ----------------------------------------------------
+
+
+def test_old_forge_keys_in_status_still_work_and_say_what_to_write_instead() -> None:
+    parsed = config(
+        '[status]\nprovider = "github"\nrepository = "acme/hello-service"\n'
+        'pre_merge_context = "safe-to-merge"'
+    )
+    assert parsed.forge == ForgeConfig(
+        provider="github", api_url="https://api.github.com", repository="acme/hello-service"
+    )
+    assert parsed.status == StatusConfig(pre_merge_context="safe-to-merge")
+    (message,) = parsed.deprecations
+    assert message.startswith(
+        "svc/pipelines.toml: status.provider is deprecated: move provider and repository "
+        "to a [forge] table"
+    )
+    assert '`provider = "github"` and `repository = "acme/hello-service"`' in message
+    # What it says to write is what parses to the same forge, without a deprecation.
+    rewritten = config('[forge]\nprovider = "github"\nrepository = "acme/hello-service"\n')
+    assert rewritten.forge == parsed.forge
+    assert rewritten.deprecations == ()
+
+
+def test_old_gitlab_keys_with_an_api_url_are_all_named() -> None:
+    parsed = config(
+        '[status]\nprovider = "gitlab"\nproject = "acme/platform/hello"\n'
+        'api_url = "https://git.example.com/api/v4/"'
+    )
+    assert parsed.forge == ForgeConfig(
+        provider="gitlab", api_url="https://git.example.com/api/v4", project="acme/platform/hello"
+    )
+    (message,) = parsed.deprecations
+    assert "move provider, project and api_url to a [forge] table" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('[status]\nprovider = "jenkins"', "status.provider", "unknown forge provider"),
+        ('[status]\nprovider = "github"', "status.repository", "needs the repository"),
         (
             '[status]\nprovider = "gitlab"\nrepository = "a/b"',
             "status.repository",
@@ -298,15 +412,19 @@ def test_gitlab_defaults_and_numeric_project() -> None:
             "status.api_url",
             "not an http(s) base URL",
         ),
-        (
-            '[status]\nprovider = "github"\nrepository = "a/b"\ntoken = "ghp_x"',
-            "status.token",
-            "unknown key",
-        ),
     ],
 )
-def test_status_errors_name_the_key_and_the_fix(text: str, key: str, problem: str) -> None:
-    caught = status_error(text)
+def test_old_forge_keys_are_checked_as_well_as_forge(text: str, key: str, problem: str) -> None:
+    caught = error(text)
     assert caught.key == key
     assert problem in caught.problem
-    assert caught.fix
+
+
+def test_forge_and_the_old_keys_at_once_is_an_error() -> None:
+    caught = error(
+        '[forge]\nprovider = "github"\nrepository = "acme/a"\n\n'
+        '[status]\nrepository = "acme/b"\napi_url = "https://github.example.com/api/v3"'
+    )
+    assert caught.key == "status.repository"
+    assert "both [forge] and the old forge keys of [status]" in caught.problem
+    assert "remove repository and api_url from [status]" in caught.fix

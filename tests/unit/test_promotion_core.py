@@ -7,28 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config.status import PROVIDERS, StatusConfig
 from pipelines.errors import ConfigError, InputError
-from pipelines.promote import set_overlay_image
+from pipelines.forge import ChangeRequest, CommitConflict, FileChange, RemoteFile
 from pipelines.promotion import (
-    CLIENTS,
-    ChangeRequest,
-    CommitConflict,
-    FileChange,
-    GitHubChangeRequests,
-    GitLabChangeRequests,
-    RemoteFile,
+    Promotion,
+    Proposal,
     change_request_body,
-    make_change_request_client,
     promotion_branch,
     propose_promotion,
+    set_overlay_image,
 )
+from pipelines.values import Digest
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGING = "deploy/overlays/staging/kustomization.yaml"
-DIGEST = "sha256:" + "0123456789abcdef" * 4
+DIGEST = Digest.parse("sha256:" + "0123456789abcdef" * 4)
 BRANCH = "promote/staging-0123456789ab"
-TOKEN = "sentinel-token-unit-91"
 
 
 def staging_text() -> str:
@@ -41,7 +35,7 @@ def pinned(text: str) -> str:
 
 @dataclass
 class MemoryForge:
-    """A ChangeRequestClient in memory: branches of files, open requests, scripted conflicts."""
+    """The ChangeRequests slice in memory: branches of files, open requests, scripted conflicts."""
 
     branches: dict[str, dict[str, str]] = field(default_factory=dict)
     # (branch, base) -> URL of the open request.
@@ -50,7 +44,6 @@ class MemoryForge:
     commits: list[FileChange] = field(default_factory=list)
     # Commit attempts that raise CommitConflict, after applying the change when "landed".
     conflicts: list[str] = field(default_factory=list)
-    provider: str = "memory"
     where: str = "memory repository acme/hello-service"
 
     async def read_file(self, path: str, *, ref: str) -> RemoteFile:
@@ -82,9 +75,8 @@ class MemoryForge:
 
 
 class Untouchable:
-    """A client any call to which is a failure: bad arguments must stop before the forge."""
+    """A forge any call to which is a failure: bad arguments must stop before the forge."""
 
-    provider = "none"
     where = "nowhere"
 
     def __getattr__(self, name: str) -> object:
@@ -93,9 +85,8 @@ class Untouchable:
 
 def test_branch_names_environment_and_twelve_digits_of_the_digest() -> None:
     assert promotion_branch("staging", DIGEST) == BRANCH
-    assert promotion_branch("prod", "sha256:" + "ab" * 32) == "promote/prod-abababababab"
-    with pytest.raises(InputError, match="looks like a tag"):
-        promotion_branch("staging", "v1.2.3")
+    prod = promotion_branch("prod", Digest.parse("sha256:" + "ab" * 32))
+    assert prod == "promote/prod-abababababab"
 
 
 @pytest.mark.parametrize("release_ref", ["v1.4.2", None])
@@ -120,8 +111,6 @@ def test_review_text_names_digest_release_and_how_to_roll_back(release_ref: str 
     [
         ({"environment": "dev"}, "environment", "Image Updater"),
         ({"environment": "stagign"}, "environment", 'did you mean "staging"'),
-        ({"digest": "latest"}, "digest", "looks like a tag"),
-        ({"digest": DIGEST + "\n"}, "digest", "newline"),
         ({"base_branch": ""}, "base-branch", "empty"),
         ({"base_branch": "main branch"}, "base-branch", "spaces"),
         ({"release_ref": "v1\n`rm -rf`"}, "release-ref", "backticks"),
@@ -130,9 +119,9 @@ def test_review_text_names_digest_release_and_how_to_roll_back(release_ref: str 
 async def test_bad_arguments_fail_before_any_request(
     arguments: dict[str, str], argument: str, problem: str
 ) -> None:
-    values = {"environment": "staging", "image": "hello-service", "digest": DIGEST} | arguments
+    values = {"environment": "staging", "image": "hello-service"} | arguments
     with pytest.raises(InputError) as caught:
-        await propose_promotion(Untouchable(), **values)  # type: ignore[arg-type]
+        await propose_promotion(Untouchable(), digest=DIGEST, **values)  # type: ignore[arg-type]
     assert caught.value.argument == argument
     assert problem in caught.value.problem
 
@@ -146,13 +135,18 @@ async def test_an_overlay_without_the_image_names_the_file_branch_and_repository
     assert forge.commits == []
 
 
+def proposal_of(promotion: Promotion) -> Proposal:
+    assert promotion.proposal is not None, promotion.summary
+    return promotion.proposal
+
+
 async def test_a_conflict_is_fine_only_when_the_branch_now_pins_the_digest() -> None:
     landed = MemoryForge(branches={"main": {STAGING: staging_text()}}, conflicts=["landed"])
-    change = await propose_promotion(
+    promotion = await propose_promotion(
         landed, environment="staging", image="hello-service", digest=DIGEST
     )
     assert landed.branches[BRANCH][STAGING] == pinned(staging_text())
-    assert change.created
+    assert proposal_of(promotion).created
     assert landed.titles == [f"Promote hello-service to staging: {DIGEST}"]
 
     refused = MemoryForge(branches={"main": {STAGING: staging_text()}}, conflicts=["refused"])
@@ -178,14 +172,15 @@ async def test_a_leftover_branch_is_brought_to_what_main_needs_now() -> None:
     main_now = old.replace("namespace: hello-service", "namespace: hello-service-v2")
     forge = MemoryForge(branches={"main": {STAGING: main_now}, BRANCH: {STAGING: pinned(old)}})
 
-    change = await propose_promotion(
+    promotion = await propose_promotion(
         forge, environment="staging", image="hello-service", digest=DIGEST
     )
 
+    change = proposal_of(promotion)
     assert change.committed
     assert change.created
     assert forge.branches[BRANCH][STAGING] == pinned(main_now)
-    assert change.summary == (
+    assert promotion.summary == (
         f"staging: {DIGEST} proposed on {BRANCH} ({STAGING}); review opened: {change.url}"
     )
     (commit,) = forge.commits
@@ -193,52 +188,21 @@ async def test_a_leftover_branch_is_brought_to_what_main_needs_now() -> None:
     assert commit.previous.ref == BRANCH
 
 
-def test_registry_covers_every_status_provider() -> None:
-    assert sorted(CLIENTS) == sorted(PROVIDERS)
+async def test_a_digest_already_pinned_is_an_outcome_not_an_error() -> None:
+    forge = MemoryForge(branches={"main": {STAGING: pinned(staging_text())}})
 
+    promotion = await propose_promotion(
+        forge, environment="staging", image="hello-service", digest=DIGEST, base_branch="main"
+    )
 
-@pytest.mark.parametrize(
-    ("config", "kind"),
-    [
-        (
-            StatusConfig(
-                provider="github",
-                api_url="https://github.example.com/api/v3",
-                repository="acme/hello-service",
-            ),
-            GitHubChangeRequests,
-        ),
-        (
-            StatusConfig(
-                provider="gitlab", api_url="https://gitlab.example.com/api/v4", project="7"
-            ),
-            GitLabChangeRequests,
-        ),
-    ],
-)
-def test_client_from_status_config_keeps_the_api_url_and_hides_the_token(
-    config: StatusConfig, kind: type
-) -> None:
-    client = make_change_request_client(config, f"{TOKEN}\n")
-    assert isinstance(client, kind)
-    assert isinstance(client, GitHubChangeRequests | GitLabChangeRequests)
-    assert client.api_url == config.api_url
-    assert client.token == TOKEN
-    assert TOKEN not in repr(client)
-
-
-def test_without_status_config_the_error_says_what_to_add() -> None:
-    with pytest.raises(ConfigError) as caught:
-        make_change_request_client(None, TOKEN)
-    assert (caught.value.file, caught.value.key) == ("pipelines.toml", "status")
-    assert 'provider = "github"' in caught.value.fix
-
-
-@pytest.mark.parametrize("token", [None, "", " \n"])
-def test_a_missing_token_fails_before_any_work(token: str | None) -> None:
-    config = StatusConfig(provider="gitlab", api_url="https://gitlab.com/api/v4", project="7")
-    with pytest.raises(InputError) as caught:
-        make_change_request_client(config, token, argument="forge-token")
-    assert caught.value.argument == "forge-token"
-    assert "--forge-token=env://GITLAB_TOKEN" in caught.value.fix
-    assert "api scope" in caught.value.fix
+    assert promotion.already_pinned
+    assert promotion.proposal is None
+    assert (promotion.environment, promotion.path, promotion.digest) == ("staging", STAGING, DIGEST)
+    assert forge.commits == []
+    assert forge.titles == []
+    assert list(forge.branches) == ["main"]
+    assert promotion.summary == (
+        f"staging: {STAGING} on main already pins hello-service to {DIGEST}: nothing to "
+        "promote, so no branch, commit or pull request was created (to deploy that digest "
+        "again, sync the environment's Application in Argo CD)"
+    )

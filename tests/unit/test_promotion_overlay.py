@@ -1,4 +1,8 @@
-"""The overlay edit of `promote`: pins one image by digest and changes nothing else."""
+"""The overlay edit of `promote` (pipelines.promotion.overlay): pins one image by digest.
+
+It changes nothing else. The edit takes a parsed Digest, so a tag never
+reaches it: the digest argument's grammar is checked here too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import pytest
 import yaml
 
 from pipelines.errors import ConfigError, InputError
-from pipelines.promote import OVERLAYS, check_digest, overlay_path, set_overlay_image
+from pipelines.promotion import OVERLAYS, overlay_path, set_overlay_image
+from pipelines.values import Digest
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "3f2a" * 16
@@ -19,7 +24,9 @@ REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
 def pin(text: str, image: str = "hello-service", digest: str = DIGEST) -> str:
-    return set_overlay_image(text, image=image, digest=digest, file="kustomization.yaml")
+    return set_overlay_image(
+        text, image=image, digest=Digest.parse(digest), file="kustomization.yaml"
+    )
 
 
 def images(text: str) -> dict[str, dict[str, Any]]:
@@ -73,7 +80,7 @@ def test_unknown_environments_are_refused_with_the_valid_ones(environment: str, 
 
 
 def test_a_sha256_digest_is_accepted() -> None:
-    assert check_digest(DIGEST) == DIGEST
+    assert str(Digest.parse(DIGEST, argument="digest")) == DIGEST
 
 
 @pytest.mark.parametrize(
@@ -97,19 +104,10 @@ def test_a_sha256_digest_is_accepted() -> None:
 )
 def test_tags_and_malformed_digests_are_refused(digest: str, says: str) -> None:
     with pytest.raises(InputError) as caught:
-        check_digest(digest)
+        Digest.parse(digest, argument="digest")
 
     assert caught.value.argument == "digest"
     assert says in caught.value.problem
-
-
-def test_the_edit_refuses_a_tag_before_touching_the_file() -> None:
-    with pytest.raises(InputError) as caught:
-        set_overlay_image(
-            "not: [parsed", image="hello-service", digest="rc-1.0.0-abcdef0", file="f"
-        )
-
-    assert caught.value.argument == "digest"
 
 
 # --- the edit on the real overlays ---------------------------------------------------
@@ -277,7 +275,10 @@ def test_a_value_continued_on_the_next_line_stays_with_its_key() -> None:
 def test_malformed_kustomizations_are_refused_naming_file_and_key(text: str, says: str) -> None:
     with pytest.raises(ConfigError) as caught:
         set_overlay_image(
-            text, image="hello-service", digest=DIGEST, file="deploy/overlays/staging/k.yaml"
+            text,
+            image="hello-service",
+            digest=Digest.parse(DIGEST),
+            file="deploy/overlays/staging/k.yaml",
         )
 
     assert caught.value.file == "deploy/overlays/staging/k.yaml"

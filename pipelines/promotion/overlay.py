@@ -1,4 +1,4 @@
-"""The overlay edit behind ``dagger call promote``: pin an image by digest.
+"""The overlay edit of a promotion: pin an image by digest (pure: text in, text out).
 
 Promotion to staging or prod is a reviewed commit that changes one line of
 the environment's ``kustomization.yaml``: the ``images:`` entry of the
@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from pipelines.errors import ConfigError, InputError, did_you_mean
+from pipelines.values import Digest
 
 # Environments promoted by digest, and the overlay each one deploys.
 OVERLAYS = {
@@ -26,10 +27,6 @@ OVERLAYS = {
 }
 # DEV is not promoted: Argo CD Image Updater follows release candidates there.
 FOLLOWED_ENVIRONMENTS = ("dev",)
-
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-# Something digest-shaped, to tell a bad digest from a tag in error messages.
-_ANY_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-fA-F]+|sha256:.*", re.DOTALL)
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _TOP_LEVEL_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)$")
@@ -59,32 +56,6 @@ def overlay_path(environment: str) -> str:
     )
 
 
-def check_digest(digest: str) -> str:
-    """``digest`` when it is exactly ``sha256:<64 lowercase hex>``, else an InputError."""
-    if DIGEST.fullmatch(digest):
-        return digest
-    reference_digest = digest.rsplit("@", 1)[-1]
-    if digest != digest.strip():
-        problem = f"{digest!r} has spaces or a newline around it"
-        fix = "strip it (a cmd:// secret or a shell capture keeps the trailing newline)"
-    elif "@" in digest and DIGEST.fullmatch(reference_digest):
-        problem = f"{digest!r} is a full image reference"
-        fix = f"pass only the digest: --digest={reference_digest}"
-    elif _ANY_DIGEST.fullmatch(reference_digest):
-        problem = f"{digest!r} is not a sha256 digest (sha256: and 64 lowercase hex digits)"
-        fix = "copy the digest the release pipeline printed for the release candidate"
-    else:
-        problem = (
-            f"{digest!r} looks like a tag; staging and prod are promoted by digest only, "
-            "since a tag can be moved to another image after review"
-        )
-        fix = (
-            "pass the digest the release pipeline printed for that release candidate "
-            "(or `aws ecr describe-images --image-ids imageTag=<tag>`)"
-        )
-    raise InputError(argument="digest", problem=problem, fix=fix)
-
-
 @dataclass(frozen=True, kw_only=True)
 class _Entry:
     """One key of an images item: its key line and the lines continuing its value.
@@ -111,14 +82,13 @@ class _Item:
         return next((e.value for e in self.entries if e.key == "name"), None)
 
 
-def set_overlay_image(kustomization_text: str, *, image: str, digest: str, file: str) -> str:
+def set_overlay_image(kustomization_text: str, *, image: str, digest: Digest, file: str) -> str:
     """``kustomization_text`` with the ``images:`` entry named ``image`` pinned to ``digest``.
 
     The entry's ``digest`` is set (where its ``newTag`` or old digest was,
     else after its last key) and any ``newTag`` removed; every other line is
     kept as it is. ``file`` names the file in errors.
     """
-    check_digest(digest)
     ends_with_newline = kustomization_text.endswith("\n")
     # Split on \n only: str.splitlines would also split on form feeds and the like.
     lines = _LINE.findall(kustomization_text)
@@ -248,9 +218,9 @@ def _unquote(value: str | None) -> str | None:
     return value
 
 
-def _pin(item: _Item, *, digest: str, newline: str, dash_prefix: str) -> list[str]:
+def _pin(item: _Item, *, digest: Digest, newline: str, dash_prefix: str) -> list[str]:
     """The lines of ``item`` with ``digest`` set and ``newTag`` gone."""
-    pinned = _Entry(key="digest", value=digest, lines=(f"digest: {digest}{newline}",))
+    pinned = _Entry(key="digest", value=str(digest), lines=(f"digest: {digest}{newline}",))
     entries: list[_Entry] = []
     for entry in item.entries:
         if entry.key not in ("newTag", "digest"):
