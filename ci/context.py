@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import dagger
 
 from pipelines.config import CONFIG_FILE, PipelineConfig, parse_config
 from pipelines.dockerfile import check_build_targets, dockerfile_path
 from pipelines.errors import ConfigError
+
+log = logging.getLogger("portable_pipelines")
 
 
 async def load_config(source: dagger.Directory) -> PipelineConfig:
@@ -29,4 +33,7 @@ async def load_config(source: dagger.Directory) -> PipelineConfig:
     path = dockerfile_path(config)
     dockerfile_text = await source.file(path).contents() if await source.exists(path) else None
     check_build_targets(config, dockerfile_text)
+    # Shown on the call's output (stderr); the old spelling keeps working meanwhile.
+    for message in config.deprecations:
+        log.warning("%s", message)
     return config

@@ -37,8 +37,9 @@ from ci.kubectl import environment
 from ci.results import PipelineRun, ScanResult, SuiteResult, require_passed
 from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
+from pipelines.config.forge import ForgeConfig
 from pipelines.deploy_targets import DevDeployTarget, make_target, target_kind
-from pipelines.forge import CommitStatuses, make_forge
+from pipelines.forge import CommitStatuses, Forge, Purpose, make_forge
 from pipelines.promotion import overlay_path, propose_promotion
 from pipelines.publishing import plan_publish
 from pipelines.requests import (
@@ -299,8 +300,7 @@ class PortablePipelines:
         """Where statuses go: the [forge], when there is one and a run asks for them."""
         if not report_status or config.forge is None:
             return None
-        token = await plaintext(self.status_token) if self.status_token is not None else None
-        return make_forge(config.forge, token, argument="status-token", purpose="statuses")
+        return await _forge(config.forge, self.status_token, "status-token", "statuses")
 
     async def _start(
         self, name: str, sha: str, run_url: str | None, report_status: bool
@@ -398,10 +398,8 @@ class PortablePipelines:
         overlay_path(environment)
         pinned = Digest.parse(digest)
         config = await load_config(self.source)
-        token = await plaintext(self.git_token) if self.git_token is not None else None
-        forge = make_forge(
-            config.require_forge("promotion"), token, argument="git-token", purpose="promotion"
-        )
+        settings = config.require_forge("promotion")
+        forge = await _forge(settings, self.git_token, "git-token", "promotion")
         promotion = await propose_promotion(
             forge,
             environment=environment,
@@ -411,3 +409,11 @@ class PortablePipelines:
             release_ref=release_ref,
         )
         return promotion.summary
+
+
+async def _forge(
+    settings: ForgeConfig, token: dagger.Secret | None, argument: str, purpose: Purpose
+) -> Forge:
+    """The configured forge's client, its token read from the Secret at the last moment."""
+    plain = await plaintext(token) if token is not None else None
+    return make_forge(settings, plain, argument=argument, purpose=purpose)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import dagger
 import pytest
 
@@ -9,6 +11,7 @@ from ci.main import PortablePipelines
 from ci.toolchain import image, toolchain
 from pipelines.config import PipelineConfig, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
+from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Graph, render
 from tests.plan.conftest import Seam, fails_with
 
@@ -247,3 +250,17 @@ def test_a_locked_cache_is_mounted_locked(lazy_source: dagger.Directory) -> None
     )
     (mount,) = render(toolchain(lazy_source, config)).find("withMountedCache")
     assert mount.args["sharing"] == "LOCKED"
+
+
+async def test_a_deprecated_spelling_works_and_is_shown_with_what_to_write(
+    seam: Seam, lazy_source: dagger.Directory, caplog: pytest.LogCaptureFixture
+) -> None:
+    current = (REFERENCE_SERVICE / "pipelines.toml").read_text()
+    assert "\n[forge]\n" in current
+    seam.files["pipelines.toml"] = current.replace("\n[forge]\n", "\n[status]\n")
+    with caplog.at_level(logging.WARNING, logger="portable_pipelines"):
+        built = await pipelines(lazy_source).build()
+    assert render(built).find("dockerBuild")
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "status.provider is deprecated" in warning.getMessage()
+    assert "[forge]" in warning.getMessage()

@@ -54,9 +54,8 @@ def forge(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def ci(source: dagger.Directory, **secrets: str) -> PortablePipelines:
-    return PortablePipelines(
-        source=source, **{name: dag.set_secret(name, value) for name, value in secrets.items()}
-    )
+    given: dict[str, Any] = {name: dag.set_secret(name, value) for name, value in secrets.items()}
+    return PortablePipelines(source=source, **given)
 
 
 async def test_promote_pins_the_digest_of_the_service_image(

@@ -74,6 +74,6 @@ def test_without_git_the_branch_is_unknown_not_a_crash(monkeypatch: pytest.Monke
     def no_git(*_args: object, **_kwargs: object) -> subprocess.CompletedProcess[str]:
         raise FileNotFoundError("git")
 
-    monkeypatch.setattr(commit_msg.subprocess, "run", no_git)
+    monkeypatch.setattr(subprocess, "run", no_git)
 
     assert commit_msg.current_branch() is None
