@@ -16,7 +16,7 @@ EVENT = "Lambda event"
 ENVIRONMENT = "Lambda environment"
 _EVENT_KEYS = ("action", "dry_run")
 _EXAMPLE_EVENT = '{"action": "stop", "dry_run": false}'
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +99,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _regions(raw: str, default: str) -> tuple[str, ...]:
     names = [name.strip() for name in raw.split(",") if name.strip()] or [default]
     for name in names:
-        if not _REGION.match(name):
+        if not _REGION.fullmatch(name):
             raise ConfigError(
                 file=ENVIRONMENT,
                 key="COST_SAVER_REGIONS",

@@ -39,7 +39,7 @@ PYPROJECT_KEY = "ticket_pattern"
 # expected of them, and the commits they refer to were checked already.
 _GENERATED_SUBJECTS = re.compile(r'^(Merge |Revert "|fixup! |squash! |amend! )')
 # `git commit --verbose` appends the diff below this line; git drops it.
-_SCISSORS = re.compile(r"^# -+ >8 -+$")
+_SCISSORS = re.compile(r"# -+ >8 -+")
 # Git's branch name when nothing is checked out (CI checkouts, rebases).
 _DETACHED = "HEAD"
 
@@ -67,7 +67,7 @@ class Verdict:
 def subject_of(message: str) -> str:
     """The first line git keeps: comments and the verbose diff are dropped."""
     for line in message.splitlines():
-        if _SCISSORS.match(line):
+        if _SCISSORS.fullmatch(line):
             break
         if line.startswith("#") or not line.strip():
             continue

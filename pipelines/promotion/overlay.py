@@ -29,11 +29,9 @@ OVERLAYS = {
 FOLLOWED_ENVIRONMENTS = ("dev",)
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
-_TOP_LEVEL_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)$")
-_ITEM_START = re.compile(r"^(?P<indent>[ ]*)-[ ]+(?P<content>\S.*)$")
-_KEY_VALUE = re.compile(
-    r"^(?P<key>[A-Za-z_][\w.-]*)\s*:(?:[ \t]+(?P<value>[^#]*?))?[ \t]*(?:#.*)?$"
-)
+_TOP_LEVEL_KEY = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)")
+_ITEM_START = re.compile(r"(?P<indent>[ ]*)-[ ]+(?P<content>\S.*)")
+_KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*:(?:[ \t]+(?P<value>[^#]*?))?[ \t]*(?:#.*)?")
 
 
 def overlay_path(environment: str) -> str:
@@ -124,7 +122,7 @@ def _indent(line: str) -> int:
 def _images_block(lines: list[str], *, file: str) -> tuple[int, int]:
     """The line range of the top-level ``images:`` list."""
     for number, line in enumerate(lines):
-        match = _TOP_LEVEL_KEY.match(line.rstrip("\r\n"))
+        match = _TOP_LEVEL_KEY.fullmatch(line.rstrip("\r\n"))
         if not match or match.group("key") != "images":
             continue
         inline = match.group("rest").split("#", 1)[0].strip()
@@ -155,7 +153,7 @@ def _items(lines: list[str], start: int, end: int, *, file: str) -> list[_Item]:
         line = lines[number]
         if _is_blank_or_comment(line):
             continue
-        is_item = _ITEM_START.match(line.rstrip("\r\n")) is not None
+        is_item = _ITEM_START.fullmatch(line.rstrip("\r\n")) is not None
         if dash_indent is None and is_item:
             dash_indent = _indent(line)
         if (
@@ -182,7 +180,7 @@ def _items(lines: list[str], start: int, end: int, *, file: str) -> list[_Item]:
 
 
 def _parse_item(lines: list[str], start: int, end: int, *, file: str) -> _Item:
-    first = _ITEM_START.match(lines[start].rstrip("\r\n"))
+    first = _ITEM_START.fullmatch(lines[start].rstrip("\r\n"))
     if first is None:  # pragma: no cover - _items starts items on such lines only
         raise AssertionError(lines[start])
     column = len(lines[start].rstrip("\r\n")) - len(first.group("content"))
@@ -197,7 +195,7 @@ def _parse_item(lines: list[str], start: int, end: int, *, file: str) -> _Item:
             entries[-1] = _Entry(key=previous.key, value=None, lines=(*previous.lines, line))
             continue
         content = line[column:]
-        match = _KEY_VALUE.match(content.rstrip("\r\n"))
+        match = _KEY_VALUE.fullmatch(content.rstrip("\r\n"))
         if (number > start and _indent(line) < column) or match is None:
             raise ConfigError(
                 file=file,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from pipelines.tags import dev_image_tag, release_tag
-from pipelines.values import Branch, CommitId
+from pipelines.values import Branch, CommitId, is_digest_pinned
 from pipelines_cli.deploy_checks.environments import PROMOTED_ENVIRONMENTS
 from pipelines_cli.deploy_checks.manifests import Document, name_of
 from pipelines_cli.deploy_checks.problems import problem
@@ -29,8 +29,6 @@ FEATURE_TAG_SAMPLES = (
 )
 NEVER_FOLLOW_SAMPLES = ("latest", "rc-1.4.0-0a1b2c3d", "rc-1.4.0-0A1B2C3", "rc--0a1b2c3")
 
-DIGEST_REFERENCE = re.compile(r"@sha256:[0-9a-f]{64}$")
-
 
 def _images(documents: Iterable[Document]) -> Iterator[tuple[str, str]]:
     for document in documents:
@@ -52,7 +50,7 @@ def check_images(documents: Sequence[Document], *, environment: str) -> list[str
     """Staging and prod run digests only; dev runs release candidates."""
     problems = []
     for where, image in _images(documents):
-        if DIGEST_REFERENCE.search(image):
+        if is_digest_pinned(image):
             continue
         if environment in PROMOTED_ENVIRONMENTS:
             problems.append(

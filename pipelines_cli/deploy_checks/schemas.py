@@ -43,11 +43,11 @@ ARGO_SCHEMAS = {
 
 # Groups that kubernetes-validate knows; anything else is a custom resource
 # and needs a schema in ARGO_SCHEMAS, or it would pass unchecked.
-_BUILTIN_GROUP = re.compile(r"^([a-z0-9]+|[a-z0-9.-]+\.k8s\.io|apps|batch|policy|autoscaling)$")
+_BUILTIN_GROUP = re.compile(r"([a-z0-9]+|[a-z0-9.-]+\.k8s\.io|apps|batch|policy|autoscaling)")
 
 
 def is_builtin(document: Mapping[str, Any]) -> bool:
-    return bool(_BUILTIN_GROUP.match(api_group(str(document.get("apiVersion", ""))) or "core"))
+    return bool(_BUILTIN_GROUP.fullmatch(api_group(str(document.get("apiVersion", ""))) or "core"))
 
 
 def validate_builtin(builds: Mapping[str, Sequence[Document]]) -> list[str]:
