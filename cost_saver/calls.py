@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from cost_saver.model import describe_error
+from cost_saver.model import Capacity, Resource, describe_error
 
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def apply_each(
-    items: Sequence[T], key: Callable[[T], str], call: Callable[[T], None]
+    items: Sequence[T], key: Callable[[T], str], call: Callable[[T], object]
 ) -> dict[str, str]:
     """Call ``call`` on each item; an error fails that item only.
 
@@ -36,3 +36,15 @@ def apply_each(
         except Exception as error:  # noqa: BLE001 - one resource's failure must not stop the rest; it is reported and the handler raises at the end.
             failures[key(item)] = describe_error(error)
     return failures
+
+
+def park_each(resources: Sequence[Resource], call: Callable[[Resource], object]) -> dict[str, str]:
+    """Park each resource with ``call``; the errors of those that failed, by id."""
+    return apply_each(resources, lambda resource: resource.id, call)
+
+
+def restore_each(
+    targets: Sequence[tuple[Resource, Capacity]], call: Callable[[Resource, Capacity], object]
+) -> dict[str, str]:
+    """Restore each resource to its saved capacity with ``call``; the errors, by id."""
+    return apply_each(targets, lambda target: target[0].id, lambda target: call(*target))

@@ -68,7 +68,8 @@ class Report:
         tally = Counter(str(outcome.result) for outcome in self.outcomes)
         return {str(result): tally.get(str(result), 0) for result in Result}
 
-    def to_json(self) -> dict[str, object]:
+    def _run_fields(self) -> dict[str, object]:
+        """What the result and the summary log line both say about the run."""
         return {
             "action": str(self.action),
             "dry_run": self.dry_run,
@@ -76,6 +77,11 @@ class Report:
             "regions": list(self.regions),
             "skipped_because": self.skipped_because,
             "counts": self.counts(),
+        }
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self._run_fields(),
             "resources": [outcome.to_json() for outcome in self.outcomes],
             "errors": self.errors(),
         }
@@ -86,12 +92,7 @@ class Report:
                 "time": _now(),
                 "level": "ERROR" if self.failed else "INFO",
                 "event": "summary",
-                "action": str(self.action),
-                "dry_run": self.dry_run,
-                "date": self.date,
-                "regions": list(self.regions),
-                "skipped_because": self.skipped_because,
-                "counts": self.counts(),
+                **self._run_fields(),
                 "errors": len(self.errors()),
             }
         )

@@ -10,7 +10,11 @@ import shutil
 from pathlib import Path
 
 from pipelines.config import ServiceConfig, load_config
-from tests.conftest import REFERENCE_SERVICE
+from tests.conftest import REFERENCE_SERVICE, ROOT
+
+DEPLOY = ROOT / "deploy"
+# The release repository the reference service's overlays name.
+REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
 def reference_service() -> ServiceConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from cost_saver.calls import apply_each, pages
+from cost_saver.calls import pages, park_each, restore_each
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 RUNNING = "available"
@@ -43,17 +43,14 @@ class AuroraClusters:
         return found
 
     def park(self, clients: RegionClients, resources: Sequence[Resource]) -> dict[str, str]:
-        return apply_each(
-            resources,
-            lambda resource: resource.id,
-            lambda resource: clients.rds.stop_db_cluster(DBClusterIdentifier=resource.id),
+        return park_each(
+            resources, lambda resource: clients.rds.stop_db_cluster(DBClusterIdentifier=resource.id)
         )
 
     def restore(
         self, clients: RegionClients, targets: Sequence[tuple[Resource, Capacity]]
     ) -> dict[str, str]:
-        return apply_each(
+        return restore_each(
             targets,
-            lambda target: target[0].id,
-            lambda target: clients.rds.start_db_cluster(DBClusterIdentifier=target[0].id),
+            lambda resource, _saved: clients.rds.start_db_cluster(DBClusterIdentifier=resource.id),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from cost_saver.calls import apply_each, chunks, pages
+from cost_saver.calls import chunks, pages, park_each, restore_each
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 # DescribeServices takes at most 10 services per call.
@@ -55,19 +55,14 @@ class EcsServices:
         )
 
     def park(self, clients: RegionClients, resources: Sequence[Resource]) -> dict[str, str]:
-        return apply_each(
-            resources,
-            lambda resource: resource.id,
-            lambda resource: _update(clients, resource.id, 0),
-        )
+        return park_each(resources, lambda resource: _update(clients, resource.id, 0))
 
     def restore(
         self, clients: RegionClients, targets: Sequence[tuple[Resource, Capacity]]
     ) -> dict[str, str]:
-        return apply_each(
+        return restore_each(
             targets,
-            lambda target: target[0].id,
-            lambda target: _update(clients, target[0].id, int(target[1]["desired"])),
+            lambda resource, saved: _update(clients, resource.id, int(saved["desired"])),
         )
 
 

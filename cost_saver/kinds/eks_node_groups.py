@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from cost_saver.calls import apply_each, pages
+from cost_saver.calls import pages, park_each, restore_each
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource
 
 
@@ -57,9 +57,8 @@ class EksNodeGroups:
         )
 
     def park(self, clients: RegionClients, resources: Sequence[Resource]) -> dict[str, str]:
-        return apply_each(
+        return park_each(
             resources,
-            lambda resource: resource.id,
             lambda resource: _update(
                 clients, resource.id, {**resource.capacity, **self.parked_values}
             ),
@@ -68,11 +67,7 @@ class EksNodeGroups:
     def restore(
         self, clients: RegionClients, targets: Sequence[tuple[Resource, Capacity]]
     ) -> dict[str, str]:
-        return apply_each(
-            targets,
-            lambda target: target[0].id,
-            lambda target: _update(clients, target[0].id, target[1]),
-        )
+        return restore_each(targets, lambda resource, saved: _update(clients, resource.id, saved))
 
 
 def _update(clients: RegionClients, resource_id: str, capacity: Capacity) -> None:

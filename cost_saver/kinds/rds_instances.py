@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from cost_saver.calls import apply_each, pages
+from cost_saver.calls import pages, park_each, restore_each
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 RUNNING = "available"
@@ -43,19 +43,19 @@ class RdsInstances:
         return found
 
     def park(self, clients: RegionClients, resources: Sequence[Resource]) -> dict[str, str]:
-        return apply_each(
+        return park_each(
             resources,
-            lambda resource: resource.id,
             lambda resource: clients.rds.stop_db_instance(DBInstanceIdentifier=resource.id),
         )
 
     def restore(
         self, clients: RegionClients, targets: Sequence[tuple[Resource, Capacity]]
     ) -> dict[str, str]:
-        return apply_each(
+        return restore_each(
             targets,
-            lambda target: target[0].id,
-            lambda target: clients.rds.start_db_instance(DBInstanceIdentifier=target[0].id),
+            lambda resource, _saved: clients.rds.start_db_instance(
+                DBInstanceIdentifier=resource.id
+            ),
         )
 
 

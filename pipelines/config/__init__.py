@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipelines.config._reader import Table
 from pipelines.config.build import (
@@ -94,38 +94,35 @@ class PipelineConfig:
 
     def require_publish(self, *, file: str = CONFIG_FILE) -> PublishConfig:
         """[publish], or a ConfigError saying how to add it."""
-        if self.publish is None:
-            raise ConfigError(
-                file=file,
-                key="publish",
-                problem="no [publish] table: there is nowhere to push the image",
-                fix='add [publish] with `registry = "<account>.dkr.ecr.<region>.amazonaws.com"` '
-                'and `repository = "<name>"` (see docs/configuration.md)',
-            )
-        return self.publish
+        return _required(
+            self.publish,
+            file=file,
+            key="publish",
+            problem="no [publish] table: there is nowhere to push the image",
+            fix='add [publish] with `registry = "<account>.dkr.ecr.<region>.amazonaws.com"` '
+            'and `repository = "<name>"` (see docs/configuration.md)',
+        )
 
     def require_deploy(self, *, file: str = CONFIG_FILE) -> DeployConfig:
         """[deploy], or a ConfigError saying how to add it."""
-        if self.deploy is None:
-            raise ConfigError(
-                file=file,
-                key="deploy",
-                problem="no [deploy] table: there is no dev infrastructure to deploy to",
-                fix='add [deploy] with `target = "eks"` and a [deploy.eks] table '
-                "(see docs/configuration.md)",
-            )
-        return self.deploy
+        return _required(
+            self.deploy,
+            file=file,
+            key="deploy",
+            problem="no [deploy] table: there is no dev infrastructure to deploy to",
+            fix='add [deploy] with `target = "eks"` and a [deploy.eks] table '
+            "(see docs/configuration.md)",
+        )
 
     def require_lint(self, *, file: str = CONFIG_FILE) -> LintConfig:
         """[lint], or a ConfigError saying how to add it."""
-        if self.lint is None:
-            raise ConfigError(
-                file=file,
-                key="lint",
-                problem="no [lint] table: there is nothing to run",
-                fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter)',
-            )
-        return self.lint
+        return _required(
+            self.lint,
+            file=file,
+            key="lint",
+            problem="no [lint] table: there is nothing to run",
+            fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter)',
+        )
 
     @property
     def aws_region(self) -> AwsRegion:
@@ -175,6 +172,16 @@ def load_config(path: Path | str) -> PipelineConfig:
             file=file, key=None, problem=f"cannot be read: {error}", fix=fix
         ) from None
     return parse_config(text, file=file)
+
+
+T = TypeVar("T")
+
+
+def _required(section: T | None, *, file: str, key: str, problem: str, fix: str) -> T:
+    """A section a function cannot do without, or the ConfigError that says how to add it."""
+    if section is None:
+        raise ConfigError(file=file, key=key, problem=problem, fix=fix)
+    return section
 
 
 def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:

@@ -5,8 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 
+from tests.integration.forge_clients import Sleeps
 from tests.integration.postgres import PostgresServer, find_server_binaries, running_postgres
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """pytest-httpserver's loopback server, cleared of expectations after each test."""
+    yield httpserver
+    httpserver.clear()
 
 
 @pytest.fixture(scope="session")

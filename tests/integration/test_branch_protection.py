@@ -30,6 +30,7 @@ from pipelines.forge import Forge, ForgeError, RetryPolicy, make_forge
 from pipelines.forge.gitlab import APPROVAL_RULE as GITLAB_APPROVAL_RULE
 from pipelines_cli.branch_protection import forge_config, parse_args
 from tests.ci_wrappers import ROOT
+from tests.integration.forge_clients import Sleeps
 
 TOKEN = "sentinel-admin-token-7c1e"
 
@@ -73,14 +74,6 @@ class ScriptedForge:
 
     def calls(self) -> list[tuple[str, str]]:
         return [(seen.method, seen.raw_path) for seen in self.seen]
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,12 +28,11 @@ from pipelines_cli.deploy_checks import (
     find,
     kustomize_build,
 )
-from tests.deploy_trees import reference_service
+from tests.conftest import ROOT
+from tests.deploy_trees import DEPLOY, reference_service
 
 pytestmark = pytest.mark.tools
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 SERVICE = reference_service()
 
 

@@ -25,12 +25,11 @@ from pipelines_cli.deploy_checks import (
     validate_builtin,
     validate_custom,
 )
-from tests.deploy_trees import copy_tree, replace_once
+from tests.conftest import ROOT
+from tests.deploy_trees import DEPLOY, copy_tree, replace_once
 
 pytestmark = pytest.mark.tools
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 KUSTOMIZATIONS = buildable_kustomizations(DEPLOY)
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.deploy_trees import copy_tree, replace_once
 
 pytestmark = pytest.mark.tools
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_checks(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -25,14 +25,11 @@ from pipelines_cli.deploy_checks import (
     find,
     kustomize_build,
 )
-from tests.deploy_trees import copy_tree, reference_service, replace_once
+from tests.deploy_trees import DEPLOY, REPOSITORY, copy_tree, reference_service, replace_once
 
 pytestmark = pytest.mark.tools
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 SERVICE = reference_service()
-REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,12 @@ import pytest
 from pipelines.promotion import OVERLAYS, overlay_path, set_overlay_image
 from pipelines.values import Digest
 from pipelines_cli.deploy_checks import check_images, check_tree, find, kustomize_build
-from tests.deploy_trees import copy_tree, reference_service
+from tests.conftest import ROOT
+from tests.deploy_trees import REPOSITORY, copy_tree, reference_service
 
 pytestmark = pytest.mark.tools
 
-ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "5e" * 32
-REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 
 
 def promote(repo_root: Path, environment: str, digest: str) -> None:

@@ -16,13 +16,12 @@ from pipelines_cli.deploy_checks import (
     find,
     kustomize_build,
 )
-from tests.deploy_trees import copy_tree, reference_service, replace_once
+from tests.conftest import ROOT
+from tests.deploy_trees import REPOSITORY, copy_tree, reference_service, replace_once
 
 pytestmark = pytest.mark.tools
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICE = reference_service()
-REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service"
 CANDIDATE_DIGEST = "sha256:" + "c4" * 32
 
 

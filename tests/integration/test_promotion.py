@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.config.forge import ForgeConfig
-from pipelines.forge import ChangeRequests, ForgeError, RetryPolicy, make_forge
-from pipelines.forge.github import GitHubForge
-from pipelines.forge.gitlab import GitLabForge
+from pipelines.forge import ChangeRequests, ForgeError, make_forge
 from pipelines.promotion import OVERLAYS, Promotion, Proposal, propose_promotion, set_overlay_image
 from pipelines.values import Digest
+from tests.integration.forge_clients import TOKEN, Sleeps, github, gitlab
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "sentinel-token-7c1d42"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 OTHER_DIGEST = "sha256:" + "fe" * 32
 PINNED = Digest.parse(DIGEST)
@@ -52,16 +49,6 @@ def pinned(text: str, digest: str = DIGEST) -> str:
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     diff = difflib.ndiff(before.splitlines(), after.splitlines())
     return [(line[0], line[2:]) for line in diff if line[:1] in "+-"]
-
-
-class Sleeps:
-    """Records the backoff instead of waiting it out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -269,17 +256,6 @@ class FakeGitLab(FakeForge):
         return _json({"message": "404 Not Found"}, 404)
 
 
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
-    yield httpserver
-    httpserver.clear()
-
-
 def serve(server: HTTPServer, forge: FakeForge, files: dict[str, str] | None = None) -> None:
     forge.branches["main"] = forge.commit(real_overlays() if files is None else files, "initial")
     server.expect_request(re.compile(".*")).respond_with_handler(forge.handle)
@@ -297,26 +273,6 @@ def gitlab_forge(server: HTTPServer) -> FakeGitLab:
     forge = FakeGitLab()
     serve(server, forge)
     return forge
-
-
-def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubForge:
-    return GitHubForge(
-        repository="acme/hello-service",
-        token=TOKEN,
-        api_url=server.url_for("/api/v3/"),
-        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
-        sleep=sleeps,
-    )
-
-
-def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabForge:
-    return GitLabForge(
-        project="acme/platform/hello-service",
-        token=TOKEN,
-        api_url=server.url_for("/api/v4"),
-        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
-        sleep=sleeps,
-    )
 
 
 async def promote_staging(forge: ChangeRequests, digest: str = DIGEST) -> Promotion:

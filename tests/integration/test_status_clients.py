@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -20,57 +19,15 @@ from pipelines.config.forge import ForgeConfig
 from pipelines.errors import InputError
 from pipelines.forge import ForgeError, RetryPolicy, make_forge
 from pipelines.forge.github import GitHubForge
-from pipelines.forge.gitlab import GitLabForge
 from pipelines.forge.http import retry_after_seconds
 from pipelines.statuses import CommitStatus, final_status, post_status, running_status
 from pipelines.stepgraph import Step, StepInputs, StepOutput, pipeline
 from pipelines.values import CommitId
+from tests.integration.forge_clients import TOKEN, Sleeps, github, gitlab
 
 SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 COMMIT = CommitId.parse(SHA)
-TOKEN = "sentinel-token-5f3a9c"
 RUN_URL = "https://ci.example.com/runs/42"
-
-
-class Sleeps:
-    """Records the backoff instead of waiting it out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
-    yield httpserver
-    httpserver.clear()
-
-
-def github(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitHubForge:
-    return GitHubForge(
-        repository="acme/hello-service",
-        token=TOKEN,
-        api_url=server.url_for("/api/v3/"),
-        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
-        sleep=sleeps,
-    )
-
-
-def gitlab(server: HTTPServer, sleeps: Sleeps, **retry: float) -> GitLabForge:
-    return GitLabForge(
-        project="acme/platform/hello-service",
-        token=TOKEN,
-        api_url=server.url_for("/api/v4"),
-        retry=RetryPolicy(**retry),  # type: ignore[arg-type]
-        sleep=sleeps,
-    )
 
 
 def status(state: str = "success") -> CommitStatus:
