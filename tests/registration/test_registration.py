@@ -206,3 +206,13 @@ async def test_directory_arguments_never_upload_caches_or_environments(typedefs:
     for name in ("dev", "deploy_dev", "cleanup_dev"):
         manifests = args_of(fns[name])["manifests"]
         assert {".git", "**/.venv", "**/node_modules"} <= set(manifests["ignore"]), name
+
+
+async def test_every_result_fails_a_call_through_the_same_check(typedefs: Graph) -> None:
+    """One idiom: each result object has a `check` function, and it takes no argument."""
+    objs = objects(typedefs)
+    for name in ("SuiteResult", "ScanResult", "PipelineRun"):
+        check = functions(objs[name])["check"]
+        assert args_of(check) == {}, name
+        (description,) = check.find("withDescription")
+        assert "Fail the call" in description.args["description"], name
