@@ -6,18 +6,21 @@ any container work, so a mistake costs seconds, not a build. Then it hands
 over: ``ci.suites`` runs lint and tests, ``ci.trivy`` the scan gate,
 ``ci.registry`` the ECR push, the core's deploy targets the dev deployment,
 ``ci.flows`` the pipelines.
+
+The engine imports this module on every function call, so at import it
+loads only what the function signatures name (``ci.arguments``,
+``ci.results``); each function imports the builders and the core modules it
+uses when it runs (``benchmarks/module_import.py`` measures the difference).
 """
 
 # No `from __future__ import annotations` here: the SDK reads each field's
 # Doc() from the dataclass field type, which that import turns into a string.
 
-import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore
 
-from ci import flows, registry, services, steps, suites, toolchain, trivy
 from ci._sdk import check, function, object_type, uncached_function
 from ci.arguments import (
     SOURCE_IGNORE,
@@ -31,28 +34,16 @@ from ci.arguments import (
     ScanImage,
     Sha,
 )
-from ci.context import load_config
-from ci.credentials import AwsSecrets, aws_session, optional_aws_session, plaintext
-from ci.kubectl import environment
-from ci.results import PipelineRun, ScanResult, SuiteResult, require_passed
-from pipelines.aws.session import AwsSession
-from pipelines.config import PipelineConfig
-from pipelines.config.forge import ForgeConfig
-from pipelines.deploy_targets import DevDeployTarget, make_target, target_kind
-from pipelines.forge import CommitStatuses, Forge, Purpose, make_forge
-from pipelines.promotion import overlay_path, propose_promotion
-from pipelines.publishing import plan_publish
-from pipelines.requests import (
-    VERSION_FILE,
-    ScanRequest,
-    SuiteRequest,
-    TestImage,
-    publish_target,
-    version_from_file,
-)
-from pipelines.run_record import verdict
-from pipelines.urls import check_http_url
-from pipelines.values import Branch, CommitId, Digest, ImageRef
+from ci.results import PipelineRun, ScanResult, SuiteResult
+
+if TYPE_CHECKING:
+    from ci.credentials import AwsSecrets
+    from ci.flows import RunContext
+    from pipelines.aws.session import AwsSession
+    from pipelines.config import PipelineConfig
+    from pipelines.config.forge import ForgeConfig
+    from pipelines.deploy_targets import DevDeployTarget
+    from pipelines.forge import CommitStatuses, Forge, Purpose
 
 __all__ = ["PipelineRun", "PortablePipelines", "ScanResult", "SuiteResult"]
 
@@ -117,6 +108,9 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Run every [lint] command; report all failures, not just the first."""
+        from ci import suites
+        from ci.context import load_config
+
         config = await load_config(self.source)
         if commit_message is not None:
             await suites.check_commit_message(
@@ -138,6 +132,10 @@ class PortablePipelines:
         Export it with `test-report --suite=unit report export --path=reports/unit.xml`;
         chain `check` to fail the call as `test`, `smoke`, `integration` and `e2e` do.
         """
+        from ci import suites
+        from ci.context import load_config
+        from pipelines.requests import SuiteRequest
+
         request = SuiteRequest.parse(suite, url)
         return await suites.run_suite(self.source, await load_config(self.source), request)
 
@@ -155,6 +153,9 @@ class PortablePipelines:
         ] = None,
     ) -> dagger.Container:
         """Build the service's image from its Dockerfile ([build] in pipelines.toml)."""
+        from ci import toolchain
+        from ci.context import load_config
+
         return toolchain.image(self.source, await load_config(self.source), platform)
 
     # Never cached: with --url it tests a deployment that changes outside the graph.
@@ -176,6 +177,9 @@ class PortablePipelines:
     @function
     async def serve(self) -> dagger.Service:
         """The built image as a service, with its dependencies (`serve up --ports 8080:8080`)."""
+        from ci import services
+        from ci.context import load_config
+
         return services.serve(self.source, await load_config(self.source))
 
     # Never cached: the vulnerability DB changes every day.
@@ -187,6 +191,10 @@ class PortablePipelines:
         registry_password: RegistryPassword = None,
     ) -> ScanResult:
         """Scan and gate, returning every report even when the gate fails (chain `check`)."""
+        from ci import trivy
+        from ci.context import load_config
+        from pipelines.requests import ScanRequest
+
         request = ScanRequest.parse(
             image, registry_username=registry_username, has_password=registry_password is not None
         )
@@ -208,7 +216,9 @@ class PortablePipelines:
 
     # --- release path ------------------------------------------------------
 
-    def _aws_secrets(self, config: PipelineConfig) -> AwsSecrets:
+    def _aws_secrets(self, config: "PipelineConfig") -> "AwsSecrets":
+        from ci.credentials import AwsSecrets
+
         return AwsSecrets(
             access_key_id=self.aws_access_key_id,
             secret_access_key=self.aws_secret_access_key,
@@ -217,17 +227,29 @@ class PortablePipelines:
             role_arn=self.aws_role_arn or (config.publish.role_arn if config.publish else None),
         )
 
-    async def _aws(self, config: PipelineConfig) -> AwsSession:
+    async def _aws(self, config: "PipelineConfig") -> "AwsSession":
         """The call's AWS session, resolved once (an OIDC token is exchanged here)."""
+        from ci.credentials import aws_session
+
         return await aws_session(self._aws_secrets(config), region=config.aws_region)
 
-    async def _optional_aws(self, config: PipelineConfig) -> AwsSession | None:
+    async def _optional_aws(self, config: "PipelineConfig") -> "AwsSession | None":
+        from ci.credentials import optional_aws_session
+
         return await optional_aws_session(self._aws_secrets(config), region=config.aws_region)
 
     async def _target(
-        self, config: PipelineConfig, manifests: dagger.Directory | None, aws: AwsSession | None
-    ) -> DevDeployTarget:
+        self,
+        config: "PipelineConfig",
+        manifests: dagger.Directory | None,
+        aws: "AwsSession | None",
+    ) -> "DevDeployTarget":
         """The configured dev target, made with what it needs (checked before any work)."""
+        import uuid
+
+        from ci.kubectl import environment
+        from pipelines.deploy_targets import make_target, target_kind
+
         deploy = config.require_deploy()
         if aws is None and target_kind(deploy).needs_aws:
             aws = await self._aws(config)
@@ -251,6 +273,12 @@ class PortablePipelines:
         ] = None,
     ) -> str:
         """Build and push the image to ECR; print repository@sha256:digest."""
+        from ci import registry
+        from ci.context import load_config
+        from pipelines.publishing import plan_publish
+        from pipelines.requests import publish_target
+        from pipelines.values import CommitId
+
         commit, target = CommitId.parse(sha), publish_target(branch=branch, version=version)
         config = await load_config(self.source)
         plan = plan_publish(config.require_publish(), commit=commit, target=target)
@@ -266,6 +294,10 @@ class PortablePipelines:
         manifests: Manifests = None,
     ) -> str:
         """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
+        from ci import steps
+        from ci.context import load_config
+        from pipelines.values import Branch, ImageRef
+
         ref, branch_name = ImageRef.parse(image), Branch.parse(branch)
         config = await load_config(self.source)
         target = await self._target(config, manifests, await self._optional_aws(config))
@@ -279,6 +311,9 @@ class PortablePipelines:
         manifests: Manifests = None,
     ) -> str:
         """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
+        from ci.context import load_config
+        from pipelines.values import Branch
+
         branch_name = Branch.parse(branch)
         config = await load_config(self.source)
         target = await self._target(config, manifests, await self._optional_aws(config))
@@ -291,12 +326,17 @@ class PortablePipelines:
         run: Annotated[dagger.File, Doc("run.json exported from dev, pre-merge or release")],
     ) -> str:
         """Fail the call when the recorded pipeline run did not pass."""
-        recorded = verdict(await run.contents(), file="run.json")
+        from ci.results import require_passed
+        from pipelines.run_record import verdict as read_verdict
+
+        recorded = read_verdict(await run.contents(), file="run.json")
         return require_passed(recorded.ok, recorded.summary)
 
     # --- pipelines ---------------------------------------------------------
 
-    async def _statuses(self, config: PipelineConfig, report_status: bool) -> CommitStatuses | None:
+    async def _statuses(
+        self, config: "PipelineConfig", report_status: bool
+    ) -> "CommitStatuses | None":
         """Where statuses go: the [forge], when there is one and a run asks for them."""
         if not report_status or config.forge is None:
             return None
@@ -304,8 +344,13 @@ class PortablePipelines:
 
     async def _start(
         self, name: str, sha: str, run_url: str | None, report_status: bool
-    ) -> tuple[PipelineConfig, flows.RunContext]:
+    ) -> "tuple[PipelineConfig, RunContext]":
         """Check a pipeline's common arguments, read the config, ready the status client."""
+        from ci import flows
+        from ci.context import load_config
+        from pipelines.urls import check_http_url
+        from pipelines.values import CommitId
+
         commit = CommitId.parse(sha)
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
         config = await load_config(self.source)
@@ -329,6 +374,11 @@ class PortablePipelines:
     ) -> PipelineRun:
         """Feature branch: lint, unit tests and build at once; push the test image,
         deploy it to dev, smoke-test the deployment, set "validations passed"."""
+        from ci import flows, registry
+        from pipelines.publishing import plan_publish
+        from pipelines.requests import TestImage
+        from pipelines.values import Branch
+
         config, run = await self._start("dev", sha, run_url, report_status)
         branch_name = Branch.parse(branch)
         image = TestImage(branch=branch_name)
@@ -347,6 +397,8 @@ class PortablePipelines:
     ) -> PipelineRun:
         """Pull request: lint, unit tests and build; then smoke, integration, e2e and
         the scan at once; set the required "safe to merge" status."""
+        from ci import flows
+
         config, run = await self._start("pre-merge", sha, run_url, report_status)
         for suite in ("unit", "smoke", "integration", "e2e"):
             config.suite(suite)
@@ -357,13 +409,17 @@ class PortablePipelines:
         self,
         sha: Sha,
         version: Annotated[
-            str | None, Doc(f"The release version, e.g. 1.4.0 (default: the {VERSION_FILE} file)")
+            str | None, Doc("The release version, e.g. 1.4.0 (default: the VERSION file)")
         ] = None,
         run_url: RunUrl = None,
         report_status: ReportStatus = True,
     ) -> PipelineRun:
         """Release branch: build the release candidate, gate it with the scan, push it
         to the release repository, record release.json (ref, digest, commit, tags)."""
+        from ci import flows, registry, steps
+        from pipelines.publishing import plan_publish
+        from pipelines.requests import publish_target, version_from_file
+
         config, run = await self._start("release", sha, run_url, report_status)
         version = version if version is not None else version_from_file(await self._version())
         target = publish_target(branch=None, version=version)
@@ -374,6 +430,8 @@ class PortablePipelines:
         return await flows.run(graph, run, extra={"version": version})
 
     async def _version(self) -> str | None:
+        from pipelines.requests import VERSION_FILE
+
         if not await self.source.exists(VERSION_FILE):
             return None
         return await self.source.file(VERSION_FILE).contents()
@@ -395,6 +453,10 @@ class PortablePipelines:
         Nothing is deployed here: once the change is merged, a release
         engineer syncs the environment in Argo CD. Never a tag, always a digest.
         """
+        from ci.context import load_config
+        from pipelines.promotion import overlay_path, propose_promotion
+        from pipelines.values import Digest
+
         overlay_path(environment)
         pinned = Digest.parse(digest)
         config = await load_config(self.source)
@@ -412,8 +474,11 @@ class PortablePipelines:
 
 
 async def _forge(
-    settings: ForgeConfig, token: dagger.Secret | None, argument: str, purpose: Purpose
-) -> Forge:
+    settings: "ForgeConfig", token: dagger.Secret | None, argument: str, purpose: "Purpose"
+) -> "Forge":
     """The configured forge's client, its token read from the Secret at the last moment."""
+    from ci.credentials import plaintext
+    from pipelines.forge import make_forge
+
     plain = await plaintext(token) if token is not None else None
     return make_forge(settings, plain, argument=argument, purpose=purpose)

@@ -16,7 +16,6 @@ invariants (a bug of ours, not the user's) stay ``ValueError`` or
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -68,5 +67,8 @@ class ChecksFailed(PipelinesError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean "x"?)' suffix, or '' when nothing is close."""
+    # Imported here: every Dagger call imports this module, few need a suggestion.
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""

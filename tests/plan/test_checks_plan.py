@@ -169,7 +169,7 @@ async def test_multi_command_suite_stops_at_the_first_failure(
         '[service]\nname = "s"\nport = 80\n'
         '[test.unit]\ncommands = [["first"], ["second"], ["third"]]\nreport = "r.xml"\n'
     )
-    monkeypatch.setattr("ci.main.load_config", _fixed_config(parse_config(text)))
+    monkeypatch.setattr("ci.context.load_config", _fixed_config(parse_config(text)))
     seam.answers["Container.exit_code"] = lambda g: 3 if execs(g)[-1] == ["second"] else 0
     seam.files["/src/r.xml"] = JUNIT_TWO_FAILED
     result = await pipelines(lazy_source).test_report("unit")

@@ -48,8 +48,8 @@ def forge(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             proposal=None if seen.get("already") else proposal,
         )
 
-    monkeypatch.setattr("ci.main.make_forge", make)
-    monkeypatch.setattr("ci.main.propose_promotion", propose)
+    monkeypatch.setattr("pipelines.forge.make_forge", make)
+    monkeypatch.setattr("pipelines.promotion.propose_promotion", propose)
     return seen
 
 

@@ -64,7 +64,7 @@ def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
         recorder.tokens.append(token)
         return recorder
 
-    monkeypatch.setattr("ci.main.make_forge", make)
+    monkeypatch.setattr("pipelines.forge.make_forge", make)
     return recorder
 
 

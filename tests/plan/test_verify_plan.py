@@ -56,7 +56,7 @@ def fixed_config(monkeypatch: pytest.MonkeyPatch, text: str) -> PipelineConfig:
     async def load(_source: dagger.Directory) -> PipelineConfig:
         return config
 
-    monkeypatch.setattr("ci.main.load_config", load)
+    monkeypatch.setattr("ci.context.load_config", load)
     return config
 
 

@@ -136,7 +136,7 @@ async def test_inputs_convert_as_the_runtime_converts_them(
     async def reference_config(_source: dagger.Directory) -> Any:
         return parse_config((REFERENCE_SERVICE / "pipelines.toml").read_text())
 
-    monkeypatch.setattr("ci.main.load_config", reference_config)
+    monkeypatch.setattr("ci.context.load_config", reference_config)
     result, _fn = await module.get_structured_result(
         MAIN, {"source": "directory-id"}, "build", {"platform": json.loads('"linux/arm64"')}
     )
