@@ -13,7 +13,8 @@ from pipelines.config import PipelineConfig, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
 from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Graph, render
-from tests.plan.conftest import Seam, fails_with
+from tests.plan.conftest import fails_with
+from tests.plan.seam import Seam
 
 JUNIT_TWO_FAILED = """<?xml version="1.0"?>
 <testsuites><testsuite name="pytest" tests="3">

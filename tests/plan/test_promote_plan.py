@@ -16,7 +16,8 @@ from ci.main import PortablePipelines
 from pipelines.errors import InputError
 from pipelines.promotion import Promotion, Proposal
 from pipelines.values import Digest
-from tests.plan.conftest import Seam, fails_with
+from tests.plan.conftest import fails_with
+from tests.plan.seam import Seam
 
 DIGEST = "sha256:" + "b" * 64
 TOKEN = "ghp_sentinelgittoken0000"

@@ -25,7 +25,8 @@ from pipelines.run_record import verdict
 from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
-from tests.plan.conftest import Seam, fails_with
+from tests.plan.conftest import fails_with
+from tests.plan.seam import Seam
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

@@ -16,7 +16,8 @@ from pipelines.config import PipelineConfig, is_digest_pinned, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
-from tests.plan.conftest import Seam, fails_with
+from tests.plan.conftest import fails_with
+from tests.plan.seam import Seam
 
 TRIVY_FIXTURES = ROOT / "tests" / "fixtures" / "trivy"
 
