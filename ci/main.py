@@ -164,14 +164,18 @@ class PortablePipelines:
         """Run the smoke suite against the built image as a service, or against --url."""
         return (await self.test_report("smoke", url)).check()
 
-    @function
+    # Never cached: the suite runs against services started for this call, and a
+    # cache hit would return the stored verdict without testing.
+    @uncached_function
     async def integration(self) -> str:
         """Run the integration suite against the app and its [[dependencies]]."""
         return (await self.test_report("integration")).check()
 
-    @function
-    async def e2e(self) -> str:
-        """Run the end-to-end suite against the whole stack."""
+    # Named so the CLI shows `end-to-end`: the engine names `e2e` `e2E` and the
+    # CLI `e-2-e` (digits split words in strcase).
+    @uncached_function
+    async def end_to_end(self) -> str:
+        """Run the end-to-end suite ([test.e2e]) against the whole stack."""
         return (await self.test_report("e2e")).check()
 
     @function

@@ -21,10 +21,15 @@ SOURCE = "--source=examples/hello-service"
 SHA = "0" * 40
 
 
-@pytest.mark.parametrize("function", ["smoke", "integration", "e2e"])
-def test_suites_pass_against_the_app_as_a_service(dagger_call: Any, function: str) -> None:
+@pytest.mark.parametrize(
+    ("function", "suite"),
+    [("smoke", "smoke"), ("integration", "integration"), ("end-to-end", "e2e")],
+)
+def test_suites_pass_against_the_app_as_a_service(
+    dagger_call: Any, function: str, suite: str
+) -> None:
     result = dagger_call(SOURCE, function)
-    assert f"{function}: " in result.stdout
+    assert f"{suite}: " in result.stdout
     assert " 0 failed" in result.stdout
 
 

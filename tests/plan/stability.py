@@ -120,7 +120,7 @@ SCENARIOS: dict[str, Scenario] = {
     "smoke": lambda ci, _: ci.smoke(),
     "smoke --url": lambda ci, _: ci.smoke(url="https://dev.example.com"),
     "integration": lambda ci, _: ci.integration(),
-    "e2e": lambda ci, _: ci.e2e(),
+    "end-to-end": lambda ci, _: ci.end_to_end(),
     "serve": lambda ci, _: ci.serve(),
     "scan": lambda ci, _: ci.scan(),
     "scan-report --image": lambda ci, _: ci.scan_report(

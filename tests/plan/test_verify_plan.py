@@ -177,7 +177,7 @@ async def test_e2e_can_run_in_its_own_pinned_browser_image(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = fixed_config(monkeypatch, E2E_WITH_BROWSER.format(digest="c" * 64))
-    await pipelines(lazy_source).e2e()
+    await pipelines(lazy_source).end_to_end()
     runner = runner_graph(seam)
     assert runner.find("from")[0].args["address"] == config.suite("e2e").image
     assert env(runner)["BASE_URL"] == "http://app:3000"
@@ -353,7 +353,7 @@ async def test_every_image_in_the_verification_graphs_is_pinned(
     ci = pipelines(lazy_source)
     await ci.smoke()
     await ci.integration()
-    await ci.e2e()
+    await ci.end_to_end()
     await ci.scan()
     images = [image for _, graph in seam.calls for image in all_images(graph)]
     assert images

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.graph import Graph
+from tests.registration.engine_names import cli_name
 from tests.registration.test_registration import MAIN, args_of, functions, objects, typedefs
 
 __all__ = ["typedefs"]  # the fixture, re-exported for this module
@@ -47,11 +49,16 @@ def calls_in(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def flag(word: str) -> str | None:
-    """`--aws-access-key-id=env://X` -> `aws_access_key_id`; None for placeholders."""
+    """`--aws-access-key-id=env://X` -> `aws-access-key-id`; None for placeholders."""
     if "..." in word or not word.startswith("--"):
         return None
     name = word[2:].split("=", 1)[0]
-    return name.replace("-", "_") if name != "progress" else None
+    return name if name != "progress" else None
+
+
+def cli_names(names: Iterable[str]) -> dict[str, str]:
+    """The CLI's name of each registered name, derived as the engine derives it."""
+    return {cli_name(name): name for name in names}
 
 
 ALL_CALLS = [call for path in DOCUMENTS + WRAPPERS for call in calls_in(path)]
@@ -67,17 +74,18 @@ async def test_documented_call_matches_the_module(
 ) -> None:
     main = objects(typedefs)[MAIN]
     (constructor,) = main.find("withConstructor")
-    constructor_args = set(args_of(constructor.args["function"]))
-    fns = functions(main)
+    constructor_args = cli_names(args_of(constructor.args["function"]))
+    fns = cli_names(functions(main))
     rest = list(words)
     while rest and rest[0].startswith("--"):
         name = flag(rest.pop(0))
         assert name is None or name in constructor_args, f"{where}: unknown option --{name}"
     if not rest or rest[0] == "..." or rest[0].isupper() or rest[0].startswith("<"):
         return  # a placeholder such as `dagger call ... FUNCTION`
-    function = rest.pop(0).replace("-", "_")
-    assert function in fns, f"{where}: no function {function!r}"
-    known = set(args_of(fns[function]))
+    word = rest.pop(0)
+    assert word in fns, f"{where}: no function {word!r} (the CLI knows {sorted(fns)})"
+    function = fns[word]
+    known = cli_names(args_of(functions(main)[function]))
     for word in rest:
         if not word.startswith("--"):
             break  # the chain goes on into the returned object

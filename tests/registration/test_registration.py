@@ -147,7 +147,7 @@ async def test_inputs_convert_as_the_runtime_converts_them(
 
 async def test_verification_functions_register(typedefs: Graph) -> None:
     fns = functions(objects(typedefs)[MAIN])
-    assert {"smoke", "integration", "e2e", "serve", "scan", "scan_report"} <= set(fns)
+    assert {"smoke", "integration", "end_to_end", "serve", "scan", "scan_report"} <= set(fns)
     assert "ScanResult" in objects(typedefs)
     smoke_args = args_of(fns["smoke"])
     assert smoke_args["url"]["typeDef"].find("withOptional")[0].args["optional"] is True
@@ -165,6 +165,8 @@ async def test_functions_with_outside_inputs_are_never_cached(typedefs: Graph) -
     fns = functions(objects(typedefs)[MAIN])
     for name in (
         "smoke",
+        "integration",
+        "end_to_end",
         "scan",
         "scan_report",
         "test_report",
