@@ -34,12 +34,11 @@ class SuiteResult:
 
     suite: Annotated[str, Doc("The suite's name: unit, smoke, integration or e2e")] = field()
     exit_code: Annotated[int, Doc("The exit code of the first failing command, else 0")] = field()
+    passed: Annotated[
+        bool, Doc("True when every command exited 0 and the configured report was written")
+    ] = field()
     report: Annotated[dagger.File, Doc("JUnit XML; synthesised if the suite wrote none")] = field()
     summary: Annotated[str, Doc("One line: counts, or what failed")] = field()
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0
 
     @function
     def check(self) -> str:

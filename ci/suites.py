@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from dataclasses import dataclass
 
@@ -44,7 +45,11 @@ async def run_lint(source: dagger.Directory, config: PipelineConfig) -> LintResu
 
     async def run(index: int, command: tuple[str, ...]) -> None:
         ran = base.with_exec(list(command), expect=dagger.ReturnType.ANY)
-        code = await ran.exit_code()
+        try:
+            code = await ran.exit_code()
+        except dagger.ExecError as killed:
+            results[index] = (command, killed.exit_code, _killed_output(killed))
+            return
         output = await ran.combined_output() if code != 0 else ""
         results[index] = (command, code, output)
 
@@ -86,16 +91,27 @@ async def run_commands(
     """Run the suite's commands in order, stopping at the first failure.
 
     ``expect=ANY`` lets the report be read after a failure; the exit code is
-    kept in the result, and every caller fails on a non-zero one.
+    kept in the result, and every caller fails on a non-zero one. A command
+    killed by a signal (137 out of memory, 139 a segfault) is outside what
+    ``expect=ANY`` accepts (exit codes 0-127 and 192-255): the engine raises,
+    and the suite fails with a report that says so. So does a suite that
+    exits 0 without writing its configured report.
     """
+    path = toolchain.report_path(config, suite)
     ctr = tests
+    if path is not None and posixpath.dirname(path) != "/":
+        # Test runners (Node's JUnit reporter) expect the report's directory.
+        ctr = ctr.with_directory(posixpath.dirname(path), dag.directory())
     exit_code = 0
     for command in suite.commands:
         ctr = ctr.with_exec(list(command), expect=dagger.ReturnType.ANY)
-        exit_code = await ctr.exit_code()
+        try:
+            exit_code = await ctr.exit_code()
+        except dagger.ExecError as killed:
+            problem = f"`{' '.join(command)}` was killed (exit {killed.exit_code})"
+            return _crashed(suite, killed.exit_code, _killed_output(killed), problem=problem)
         if exit_code != 0:
             break
-    path = toolchain.report_path(config, suite)
     if path is not None and await ctr.exists(path):
         report = ctr.file(path)
         counts = summarize(await report.contents(), file=f"{suite.name} report {path}")
@@ -107,15 +123,46 @@ async def run_commands(
             summary += "; failing: " + ", ".join(counts.failed_cases[:10])
         if exit_code != 0 and not counts.failed_cases:
             summary += f"; exited {exit_code}"
-    else:
-        output = await ctr.combined_output()
-        xml = crash_report(suite=suite.name, exit_code=exit_code, output=output)
-        name = f"{suite.name}.xml"
-        report = dag.directory().with_new_file(name, xml).file(name)
-        summary = f"{suite.name}: exited {exit_code}; no JUnit report at {path}"
-        if exit_code != 0:
-            summary += "\n" + output[-OUTPUT_TAIL:]
-    return SuiteResult(suite=suite.name, exit_code=exit_code, report=report, summary=summary)
+        return SuiteResult(
+            suite=suite.name,
+            exit_code=exit_code,
+            passed=exit_code == 0,
+            report=report,
+            summary=summary,
+        )
+    output = await ctr.combined_output()
+    if path is None:  # nothing to count: the exit code decides
+        problem = f"no report configured ([test.{suite.name}] report)"
+        return _crashed(suite, exit_code, output, problem=problem, passed=exit_code == 0)
+    problem = f"no JUnit report at {path}: the suite must write its `report` ({suite.report})"
+    return _crashed(suite, exit_code, output, problem=problem)
+
+
+def _killed_output(killed: dagger.ExecError) -> str:
+    return f"{killed.stdout}{killed.stderr}\n({killed.message})"
+
+
+def _crashed(
+    suite: SuiteConfig, exit_code: int, output: str, *, problem: str, passed: bool = False
+) -> SuiteResult:
+    """A suite whose runner left no report: a synthetic one says what happened.
+
+    It fails unless ``passed`` (no report was configured and every command
+    exited 0): a configured report that is missing leaves the tests uncounted,
+    so "safe to merge" would be a guess.
+    """
+    xml = crash_report(suite=suite.name, exit_code=exit_code, output=output)
+    name = f"{suite.name}.xml"
+    summary = f"{suite.name}: exited {exit_code}; {problem}"
+    if not passed:
+        summary += "\n" + output[-OUTPUT_TAIL:]
+    return SuiteResult(
+        suite=suite.name,
+        exit_code=exit_code,
+        passed=passed,
+        report=dag.directory().with_new_file(name, xml).file(name),
+        summary=summary,
+    )
 
 
 async def wait_ready(

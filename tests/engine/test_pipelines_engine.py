@@ -71,6 +71,12 @@ def test_pre_merge_runs_locally_without_statuses(dagger_call: Any, tmp_path: Pat
         "e2e",
         "scan",
     }
-    assert record["ok"] is True, record
+    statuses = {step["name"]: step["status"] for step in record["steps"]}
+    # The scan gate must have run and reported; whether it passes depends on CVEs
+    # published after the base image was pinned, so this test does not ask it to
+    # (the gate's own tests, tests/unit/test_scan_gate.py, stay strict).
+    assert statuses.pop("scan") in ("passed", "failed"), record
+    assert set(statuses.values()) == {"passed"}, record
+    assert "Gate (" in (tmp_path / "scan" / "summary.txt").read_text()
     verdict = dagger_call(SOURCE, "verdict", f"--run={tmp_path / 'run.json'}", check=False)
-    assert verdict.returncode == 0, verdict.stderr
+    assert (verdict.returncode == 0) is record["ok"], verdict.stderr

@@ -6,6 +6,8 @@ import logging
 
 import dagger
 import pytest
+from dagger._exceptions import QueryErrorValue
+from gql import GraphQLRequest
 
 from ci.main import PortablePipelines
 from ci.toolchain import image, toolchain
@@ -265,3 +267,79 @@ async def test_a_deprecated_spelling_works_and_is_shown_with_what_to_write(
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "status.provider is deprecated" in warning.getMessage()
     assert "[forge]" in warning.getMessage()
+
+
+# --- suites that crash or write no report -------------------------------------------
+
+
+def killed(exit_code: int, stderr: str) -> dagger.ExecError:
+    """What the engine raises for a command killed by a signal (outside expect=ANY)."""
+    error = QueryErrorValue(
+        message=f"process exited with code {exit_code}",
+        extensions={
+            "_type": "EXEC_ERROR",
+            "cmd": ["pytest"],
+            "exitCode": exit_code,
+            "stdout": "",
+            "stderr": stderr,
+        },
+    )
+    raised = dagger.QueryError([error], GraphQLRequest("{ x }"))
+    assert isinstance(raised, dagger.ExecError)
+    return raised
+
+
+async def test_the_report_directory_exists_before_the_suite_runs(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.files["/src/reports/unit.xml"] = "<testsuite><testcase name='t'/></testsuite>"
+    await pipelines(lazy_source).test()
+    (run,) = seam.graphs("Container.exit_code")
+    names = run.names()
+    made = [c for c in run.find("withDirectory") if c.args["path"] == "/src/reports"]
+    assert made, "the report's directory is created"
+    assert names.index("withDirectory", names.index("withWorkdir")) < names.index("withExec")
+
+
+async def test_a_suite_that_exits_0_without_its_report_fails_and_names_the_file(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.answers["Container.exists"] = lambda g: False
+    result = await pipelines(lazy_source).test_report("unit")
+    assert result.exit_code == 0
+    assert result.passed is False
+    assert "no JUnit report at /src/reports/unit.xml" in result.summary
+    assert "reports/unit.xml" in result.summary
+    with fails_with(ChecksFailed, match="no JUnit report"):
+        result.check()
+
+
+async def test_a_suite_killed_by_a_signal_fails_with_a_report_saying_so(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    def exit_code(_graph: Graph) -> int:
+        raise killed(137, "Killed")
+
+    seam.answers["Container.exit_code"] = exit_code
+    result = await pipelines(lazy_source).test_report("unit")
+    assert (result.exit_code, result.passed) == (137, False)
+    assert "was killed (exit 137)" in result.summary
+    assert "Killed" in result.summary
+    # The synthetic report, written by the module: the container left none.
+    (written,) = render(result.report).find("withNewFile")
+    assert "killed" in written.args["contents"] or "137" in written.args["contents"]
+
+
+async def test_lint_reports_a_killed_linter_with_the_others(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    def exit_code(graph: Graph) -> int:
+        if graph.find("withExec")[-1].args["args"][:2] == ["ruff", "check"]:
+            raise killed(139, "Segmentation fault")
+        return 0
+
+    seam.answers["Container.exit_code"] = exit_code
+    with fails_with(ChecksFailed, match=r"1 of 2 commands failed") as caught:
+        await pipelines(lazy_source).lint()
+    assert "exited 139" in str(caught.value)
+    assert "Segmentation fault" in str(caught.value)

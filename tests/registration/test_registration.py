@@ -116,7 +116,7 @@ async def test_build_takes_an_optional_platform(typedefs: Graph) -> None:
 async def test_suite_result_exposes_report_and_exit_code(typedefs: Graph) -> None:
     result = objects(typedefs)["SuiteResult"]
     fields = {call.args["name"]: call.args for call in result.find("withField")}
-    assert set(fields) == {"suite", "exit_code", "report", "summary"}
+    assert set(fields) == {"suite", "exit_code", "passed", "report", "summary"}
     for name, args in fields.items():
         assert args["description"], f"field {name} has no description"
 

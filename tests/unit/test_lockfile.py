@@ -32,3 +32,10 @@ def test_the_lock_is_for_this_project() -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     (project,) = [p for p in lock["package"] if p["name"] == "portable-pipelines"]
     assert project["source"] == {"editable": "."}
+
+
+def test_the_module_runtime_is_pinned_by_digest_at_the_python_version_of_the_repository() -> None:
+    base = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dagger"]["base-image"]
+    match = re.fullmatch(r"python:(?P<minor>3\.\d+)-slim@sha256:[0-9a-f]{64}", base)
+    assert match, base
+    assert (ROOT / ".python-version").read_text().strip() == match["minor"]
