@@ -23,6 +23,8 @@ SOURCE_IGNORE = [
     "**/.ruff_cache",
     "**/.pytest_cache",
     "reports",
+    # Local secrets (the compose file's database password): never uploaded.
+    "**/.env",
 ]
 
 Sha = Annotated[str, Doc("The full commit id, e.g. $(git rev-parse HEAD)")]

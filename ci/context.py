@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import dagger
 
 from pipelines.config import CONFIG_FILE, PipelineConfig, parse_config
-from pipelines.dockerfile import check_build_targets, dockerfile_path
+from pipelines.dockerfile import (
+    check_build_targets,
+    dockerfile_path,
+    dockerignore_path,
+    parse_dockerfile,
+)
 from pipelines.errors import ConfigError
+from pipelines.preflight import ServiceFacts, check, overlay_kustomization, resolve
 
 log = logging.getLogger("portable_pipelines")
 
 
-async def load_config(source: dagger.Directory) -> PipelineConfig:
-    """Parse and validate the service's config; raise ConfigError with the fix.
+async def load_config(
+    source: dagger.Directory,
+    *,
+    runs: Sequence[str] = (),
+    manifests: dagger.Directory | None = None,
+) -> PipelineConfig:
+    """Parse and check the service's config for what the call ``runs``; raise with the fix.
 
-    Three small reads (entries, the config, the Dockerfile) and no container:
-    a wrong config fails in a second, not after a build.
+    A few small reads (the listing, the config, the Dockerfile, its
+    .dockerignore, an overlay's kustomization) and no container: a wrong
+    config fails in a second, not after a build. ``runs`` names the pipeline
+    or what the function needs ("app", "publish", "deploy"; see
+    pipelines.preflight), and every problem of it is reported at once.
     """
     entries = await source.entries()
     if CONFIG_FILE not in entries:
@@ -30,10 +45,19 @@ async def load_config(source: dagger.Directory) -> PipelineConfig:
             "or create pipelines.toml there (see docs/configuration.md)",
         )
     config = parse_config(await source.file(CONFIG_FILE).contents())
-    path = dockerfile_path(config)
-    dockerfile_text = await source.file(path).contents() if await source.exists(path) else None
+    dockerfile_text = await _read(source, dockerfile_path(config))
     check_build_targets(config, dockerfile_text)
+    dockerfile = parse_dockerfile(dockerfile_text or "")
+    config = resolve(config, dockerfile, await _read(source, dockerignore_path(config)))
+    overlay = overlay_kustomization(config) if {"dev", "deploy"} & set(runs) else None
+    where = manifests or source
+    found = await where.exists(overlay) if overlay is not None else None
+    check(config, ServiceFacts(dockerfile=dockerfile, overlay_found=found), runs=runs)
     # Shown on the call's output (stderr); the old spelling keeps working meanwhile.
     for message in config.deprecations:
         log.warning("%s", message)
     return config
+
+
+async def _read(source: dagger.Directory, path: str) -> str | None:
+    return await source.file(path).contents() if await source.exists(path) else None

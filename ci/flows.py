@@ -27,7 +27,6 @@ from pipelines.stepgraph import Step, pipeline
 from pipelines.values import Branch, CommitId
 
 Steps = list[Step[dagger.File]]
-VALIDATIONS = ("lint", "unit", "build")
 
 
 def dev(
@@ -39,29 +38,47 @@ def dev(
     target: DevDeployTarget,
     branch: Branch,
 ) -> Steps:
-    """lint, unit and build at once -> publish -> deploy -> smoke against the deployment."""
+    """lint, unit and build at once -> publish -> deploy -> the dev suites against it."""
+    checks = _checks(source, config, "dev")
+    gate = tuple(step.name for step in checks)
     return [
-        steps.lint(source, config),
-        steps.suite(source, config, "unit"),
-        steps.build(source, config, every_platform=True),
-        steps.publish(source, config, plan, login, depends_on=VALIDATIONS),
+        *checks,
+        steps.publish(source, config, plan, login, depends_on=gate),
         steps.deploy(target, config, branch),
-        steps.suite(source, config, "smoke", depends_on=("deploy",), against="deploy"),
+        *(
+            steps.suite(source, config, suite.name, depends_on=("deploy",), against="deploy")
+            for suite in config.suites_for("dev")
+            if suite.name != "unit"
+        ),
     ]
 
 
 def pre_merge(source: dagger.Directory, config: PipelineConfig) -> Steps:
-    """lint, unit and build at once -> smoke, integration, e2e and the scan at once."""
+    """lint, unit and build at once -> the other suites and the scan at once."""
     after_build = ("build",)
     return [
-        steps.lint(source, config),
-        steps.suite(source, config, "unit"),
-        steps.build(source, config, every_platform=False),
-        steps.suite(source, config, "smoke", depends_on=after_build),
-        steps.suite(source, config, "integration", depends_on=after_build),
-        steps.suite(source, config, "e2e", depends_on=after_build),
+        *_checks(source, config, "pre-merge", every_platform=False),
+        *(
+            steps.suite(source, config, suite.name, depends_on=after_build)
+            for suite in config.suites_for("pre-merge")
+            if suite.name != "unit"
+        ),
         steps.scan(source, config, run_stamp=uuid.uuid4().hex, depends_on=after_build),
     ]
+
+
+def _checks(
+    source: dagger.Directory, config: PipelineConfig, pipeline: str, *, every_platform: bool = True
+) -> Steps:
+    """What runs first and at once: lint (when the service has [lint]), the unit
+    tests (when the pipeline runs them) and the build."""
+    first: Steps = []
+    if config.lint is not None:
+        first.append(steps.lint(source, config))
+    if any(suite.name == "unit" for suite in config.suites_for(pipeline)):
+        first.append(steps.suite(source, config, "unit"))
+    first.append(steps.build(source, config, every_platform=every_platform))
+    return first
 
 
 def release(

@@ -15,6 +15,9 @@ IMAGES: Final[dict[str, str]] = {
     # (CVE-2026-33634); this digest is the one verified with cosign upstream.
     "trivy": "docker.io/aquasec/trivy:0.69.3"
     "@sha256:bcc376de8d77cfe086a917230e818dc9f8528e3c852f7b1aff648949b6258d1c",
+    # curl 8.11.1, to probe the app's health and readiness paths before a suite.
+    "curl": "docker.io/curlimages/curl:8.11.1"
+    "@sha256:c1fe1679c34d9784c1b0d1e5f62ac0a79fca01fb6377cdd33e90473c6f9f9a69",
     # kubectl with a shell and the AWS CLI, for `aws eks get-token` kubeconfigs.
     # (bitnami/kubectl tags were withdrawn from Docker Hub; this one is not.)
     "kubectl": "docker.io/alpine/k8s:1.34.1"

@@ -137,7 +137,9 @@ class PortablePipelines:
         from pipelines.requests import SuiteRequest
 
         request = SuiteRequest.parse(suite, url)
-        return await suites.run_suite(self.source, await load_config(self.source), request)
+        runs = ("app",) if request.suite != "unit" and request.url is None else ()
+        config = await load_config(self.source, runs=runs)
+        return await suites.run_suite(self.source, config, request)
 
     @function
     @check
@@ -184,7 +186,7 @@ class PortablePipelines:
         from ci import services
         from ci.context import load_config
 
-        return services.serve(self.source, await load_config(self.source))
+        return await services.serve(self.source, await load_config(self.source, runs=("app",)))
 
     # Never cached: the vulnerability DB changes every day.
     @uncached_function
@@ -284,7 +286,7 @@ class PortablePipelines:
         from pipelines.values import CommitId
 
         commit, target = CommitId.parse(sha), publish_target(branch=branch, version=version)
-        config = await load_config(self.source)
+        config = await load_config(self.source, runs=("publish",))
         plan = plan_publish(config.require_publish(), commit=commit, target=target)
         login = await registry.login(config, plan, await self._aws(config))
         variants = registry.platform_variants(self.source, config)
@@ -303,7 +305,7 @@ class PortablePipelines:
         from pipelines.values import Branch, ImageRef
 
         ref, branch_name = ImageRef.parse(image), Branch.parse(branch)
-        config = await load_config(self.source)
+        config = await load_config(self.source, runs=("deploy",), manifests=manifests)
         target = await self._target(config, manifests, await self._optional_aws(config))
         app = await target.deploy(steps.deployment(config, image=ref, branch=branch_name))
         return app.url
@@ -319,7 +321,7 @@ class PortablePipelines:
         from pipelines.values import Branch
 
         branch_name = Branch.parse(branch)
-        config = await load_config(self.source)
+        config = await load_config(self.source, runs=("deploy",), manifests=manifests)
         target = await self._target(config, manifests, await self._optional_aws(config))
         await target.cleanup(branch_name, service=config.service.name)
         return f"removed the dev deployment of {branch_name}"
@@ -347,7 +349,12 @@ class PortablePipelines:
         return await _forge(config.forge, self.status_token, "status-token", "statuses")
 
     async def _start(
-        self, name: str, sha: str, run_url: str | None, report_status: bool
+        self,
+        name: str,
+        sha: str,
+        run_url: str | None,
+        report_status: bool,
+        manifests: dagger.Directory | None = None,
     ) -> "tuple[PipelineConfig, RunContext]":
         """Check a pipeline's common arguments, read the config, ready the status client."""
         from ci import flows
@@ -357,7 +364,7 @@ class PortablePipelines:
 
         commit = CommitId.parse(sha)
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await load_config(self.source)
+        config = await load_config(self.source, runs=(name,), manifests=manifests)
         run = flows.RunContext(
             name=name,
             sha=commit,
@@ -383,7 +390,7 @@ class PortablePipelines:
         from pipelines.requests import TestImage
         from pipelines.values import Branch
 
-        config, run = await self._start("dev", sha, run_url, report_status)
+        config, run = await self._start("dev", sha, run_url, report_status, manifests)
         branch_name = Branch.parse(branch)
         image = TestImage(branch=branch_name)
         plan = plan_publish(config.require_publish(), commit=run.sha, target=image)
@@ -399,13 +406,11 @@ class PortablePipelines:
     async def pre_merge(
         self, sha: Sha, run_url: RunUrl = None, report_status: ReportStatus = True
     ) -> PipelineRun:
-        """Pull request: lint, unit tests and build; then smoke, integration, e2e and
-        the scan at once; set the required "safe to merge" status."""
+        """Pull request: lint, unit tests and build at once; then the service's other
+        suites against the app as a service and the scan; set "safe to merge"."""
         from ci import flows
 
         config, run = await self._start("pre-merge", sha, run_url, report_status)
-        for suite in ("unit", "smoke", "integration", "e2e"):
-            config.suite(suite)
         return await flows.run(flows.pre_merge(self.source, config), run)
 
     @uncached_function

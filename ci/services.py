@@ -9,13 +9,16 @@ app at ``app``, each dependency at its configured name. Dependency secrets
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import dagger
 from dagger import dag
 
 from ci import toolchain
+from ci.images import IMAGES
 from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
 from pipelines.config.dependencies import connection_env, shared_secret_names
+from pipelines.errors import PipelinesError
 
 # Secret values keyed "<dependency>.<VAR>", e.g. "db.POSTGRES_PASSWORD".
 Secrets = dict[str, dagger.Secret]
@@ -98,7 +101,8 @@ def suite_container(
     if suite.image is None:
         return toolchain.suite_env(toolchain.toolchain(source, config), suite)
     workdir = config.toolchain.workdir
-    ctr = dag.container().from_(suite.image).with_directory(workdir, source).with_workdir(workdir)
+    checked = toolchain.checked_source(source, config)
+    ctr = dag.container().from_(suite.image).with_directory(workdir, checked).with_workdir(workdir)
     return toolchain.suite_env(ctr, suite)
 
 
@@ -120,8 +124,65 @@ def readiness_probe(
     )
 
 
-def serve(source: dagger.Directory, config: PipelineConfig) -> dagger.Service:
-    """The built image as a service with every dependency, as `serve up` runs it."""
+async def serve(source: dagger.Directory, config: PipelineConfig) -> dagger.Service:
+    """The built image as a service with every dependency, as `serve up` runs it;
+    its health and readiness paths answer first, or the call says which does not."""
     values = generate_secrets(config.dependencies)
     running = {d.name: dependency_service(d, values) for d in config.dependencies}
-    return app_service(toolchain.image(source, config), config, running, values)
+    app = app_service(toolchain.image(source, config), config, running, values)
+    problem = await probe_paths(app, config, run_stamp=secrets.token_hex(8))
+    if problem is not None:
+        raise PipelinesError(problem.problem, where="[service]", fix=problem.fix)
+    return app
+
+
+# Retries while the app starts (connection refused, 503); a 404 fails at once.
+CURL = (
+    "curl",
+    "--fail",
+    "--silent",
+    "--show-error",
+    "--max-time",
+    "10",
+    "--retry",
+    "10",
+    "--retry-delay",
+    "2",
+    "--retry-connrefused",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeFailure:
+    problem: str
+    fix: str
+    output: str
+
+
+async def probe_paths(
+    app: dagger.Service, config: PipelineConfig, *, run_stamp: str
+) -> ProbeFailure | None:
+    """GET the app's health and readiness paths, with retries while it starts.
+
+    A wrong path (a 404) fails at once, here in pre-merge, instead of after a
+    deploy; a readiness that keeps answering 503 fails when the retries run out.
+    """
+    service = config.service
+    paths = (("health_path", service.health_path), ("readiness_path", service.readiness_path))
+    for key, path in paths:
+        probe = (
+            dag.container()
+            .from_(IMAGES["curl"])
+            .with_service_binding(APP_HOST, app)
+            # Every call probes anew: a cached "it answered" would prove nothing.
+            .with_env_variable("PIPELINE_RUN", run_stamp)
+            .with_exec([*CURL, f"{base_url(config)}{path}"], expect=dagger.ReturnType.ANY)
+        )
+        if await probe.exit_code() != 0:
+            return ProbeFailure(
+                problem=f"the app did not answer GET {path} with 2xx ({key})",
+                fix=f"check `{key}` under [service] and that the app serves it on port "
+                f"{service.port}",
+                output=await probe.combined_output(),
+            )
+    return None

@@ -220,6 +220,9 @@ async def run_suite(
     running = {d.name: services.dependency_service(d, values) for d in dependencies}
     await wait_ready(dependencies, running, run_stamp=run_stamp)
     app = services.app_service(toolchain.image(source, config), config, running, values)
+    failure = await services.probe_paths(app, config, run_stamp=run_stamp)
+    if failure is not None:
+        return _crashed(suite, 1, failure.output, problem=f"{failure.problem}: {failure.fix}")
     tests = services.with_app_env(
         services.bind(tests, {**running, APP_HOST: app}), config, values, running
     ).with_env_variable("BASE_URL", services.base_url(config))

@@ -65,7 +65,16 @@ def toolchain(source: dagger.Directory, config: PipelineConfig) -> dagger.Contai
         )
     for name, value in settings.env:
         ctr = ctr.with_env_variable(name, value)
-    return ctr.with_directory(settings.workdir, source).with_workdir(settings.workdir)
+    return ctr.with_directory(settings.workdir, checked_source(source, config)).with_workdir(
+        settings.workdir
+    )
+
+
+def checked_source(source: dagger.Directory, config: PipelineConfig) -> dagger.Directory:
+    """The source as the checks see it: without what `[toolchain] exclude` (by default
+    the build context's .dockerignore) leaves out, such as `.env` files."""
+    exclude = config.toolchain.exclude or ()
+    return source.filter(exclude=list(exclude)) if exclude else source
 
 
 def report_path(config: PipelineConfig, suite: SuiteConfig) -> str | None:

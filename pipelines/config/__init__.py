@@ -140,6 +140,15 @@ class PipelineConfig:
         needed = {reference.split(".")[0] for _, reference in self.service.secret_env}
         return tuple(d for d in self.dependencies if suite in d.suites or d.name in needed)
 
+    def suites_for(self, pipeline: str) -> tuple[SuiteConfig, ...]:
+        """The suites ``pipeline`` runs, in the order of SUITES: those the service
+        defines and lists for it (by default every suite it defines)."""
+        return tuple(
+            self.tests[name]
+            for name in SUITES
+            if name in self.tests and pipeline in self.tests[name].pipelines
+        )
+
     def suite(self, name: str, *, file: str = CONFIG_FILE) -> SuiteConfig:
         """The named test suite, or a ConfigError saying how to add it."""
         if name not in SUITES:
@@ -154,7 +163,8 @@ class PipelineConfig:
                 file=file,
                 key=f"test.{name}",
                 problem=f"no [test.{name}] table: the {name} suite has no commands",
-                fix=f'add [test.{name}] with `commands = [["pytest", "tests/{name}"]]`',
+                fix=f"add [test.{name}] with `commands = [[<your {name} test command>]]` "
+                f'and its JUnit `report = "reports/{name}.xml"`',
             )
         return self.tests[name]
 

@@ -22,6 +22,7 @@ class BuildConfig:
 
 
 CACHE_SHARING = ("shared", "locked", "private")
+DEFAULT_WORKDIR = "/src"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +47,17 @@ class ToolchainConfig:
 
     target: str | None = None
     image: str | None = None
-    workdir: str = "/src"
+    # Where the source is mounted and the commands run. Unless the config
+    # names it, the toolchain stage's own WORKDIR (read from the Dockerfile
+    # when the config is loaded), so the source meets the dependencies the
+    # stage installed there; "/src" for an image or a stage without one.
+    workdir: str = DEFAULT_WORKDIR
+    workdir_from_stage: bool = True
     env: tuple[tuple[str, str], ...] = ()
     caches: tuple[CacheMount, ...] = ()
+    # Patterns of the source the toolchain does not see; None: the build
+    # context's .dockerignore (read when the config is loaded).
+    exclude: tuple[str, ...] | None = None
 
 
 def parse_build(table: Table | None) -> BuildConfig:
@@ -88,7 +97,8 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
             "or `image` (a digest-pinned toolchain image)",
             'e.g. `target = "test"` for a Dockerfile with a test stage',
         )
-    workdir = table.string("workdir", "/src", example='"/src"')
+    workdir_from_stage = not table.has("workdir")
+    workdir = table.string("workdir", DEFAULT_WORKDIR, example='"/src"')
     if not workdir.startswith("/"):
         table.fail(
             "workdir",
@@ -109,7 +119,14 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
             )
         entry.finish()
         caches.append(CacheMount(path=path, key=key, sharing=sharing))
+    exclude = table.str_list("exclude", None, example='[".env", "docs/"]')
     table.finish()
     return ToolchainConfig(
-        target=target, image=image, workdir=workdir, env=env, caches=tuple(caches)
+        target=target,
+        image=image,
+        workdir=workdir,
+        workdir_from_stage=workdir_from_stage,
+        env=env,
+        caches=tuple(caches),
+        exclude=exclude,
     )

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from pipelines.config._reader import Table
 
 SUITES = ("unit", "smoke", "integration", "e2e")
+# Pipelines that run test suites (release gates on the scan, not on suites).
+SUITE_PIPELINES = ("dev", "pre-merge")
+# Where a suite runs when its table does not say: unit tests and smoke in both
+# (dev smoke-tests the deployment), integration and e2e before a merge.
+DEFAULT_PIPELINES = {
+    "unit": ("dev", "pre-merge"),
+    "smoke": ("dev", "pre-merge"),
+    "integration": ("pre-merge",),
+    "e2e": ("pre-merge",),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +40,10 @@ class SuiteConfig:
     # e2e only: a digest-pinned runner image (e.g. Playwright's, for a service
     # with a UI) instead of the toolchain; the source is mounted the same way.
     image: str | None = None
+    # The pipelines that run it. In dev, unit runs before the push and every
+    # other suite against the deployment; in pre-merge, against the app run as
+    # a service.
+    pipelines: tuple[str, ...] = SUITE_PIPELINES
 
 
 def parse_lint(table: Table | None) -> LintConfig | None:
@@ -52,12 +66,27 @@ def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:
         report = suite.string("report", None, example='"reports/junit.xml"')
         env = suite.str_map("env", ())
         image = _runner_image(suite, name)
+        pipelines = _pipelines(suite, name)
         suite.finish()
         suites[name] = SuiteConfig(
-            name=name, commands=commands, report=report, env=env, image=image
+            name=name, commands=commands, report=report, env=env, image=image, pipelines=pipelines
         )
     table.finish()
     return suites
+
+
+def _pipelines(suite: Table, name: str) -> tuple[str, ...]:
+    default = DEFAULT_PIPELINES[name]
+    example = "[" + ", ".join(f'"{p}"' for p in default) + "]"
+    chosen: tuple[str, ...] = suite.str_list("pipelines", default, example=example)
+    for pipeline in chosen:
+        if pipeline not in SUITE_PIPELINES:
+            suite.fail(
+                "pipelines",
+                f"unknown pipeline {pipeline!r} (release runs no suites: its gate is the scan)",
+                "use any of " + ", ".join(f'"{p}"' for p in SUITE_PIPELINES),
+            )
+    return tuple(p for p in SUITE_PIPELINES if p in chosen)
 
 
 # Only e2e may leave the toolchain: its browsers are an image of their own,

@@ -174,6 +174,14 @@ def _parse_eks(table: Table) -> EksDeployConfig:
             'write it as `overlay = "deploy/overlays/dev"`',
         )
     prefix = _dns_label(table, "namespace_prefix", "dev", max_length=MAX_NAMESPACE_PREFIX)
+    if prefix is not None and (prefix == "kube" or prefix.startswith("kube-")):
+        # Every namespace would be kube-<branch>: Kubernetes reserves kube-*.
+        table.fail(
+            "namespace_prefix",
+            f"{prefix!r} makes every branch namespace start with kube-, which Kubernetes "
+            "reserves for itself",
+            'choose another prefix, e.g. `namespace_prefix = "dev"`',
+        )
     deployment = _dns_label(table, "deployment", None, max_length=253)
     image: str | None = table.string("image", None, example='"hello-service"')
     timeout = table.integer("rollout_timeout_seconds", 300, minimum=10, maximum=3600, example="300")

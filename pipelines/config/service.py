@@ -26,6 +26,9 @@ class ServiceConfig:
     # App variables filled from a dependency's generated secret, written
     # "<dependency>.<VAR>", e.g. DATABASE_PASSWORD = "db.POSTGRES_PASSWORD".
     secret_env: tuple[tuple[str, str], ...] = ()
+    # Why the image need not EXPOSE `port` (e.g. the app reads PORT at run
+    # time); without it, a port the image does not expose is an error.
+    port_not_exposed_because: str | None = None
 
 
 def parse_service(table: Table) -> ServiceConfig:
@@ -56,6 +59,9 @@ def parse_service(table: Table) -> ServiceConfig:
                 f"{key} = {reference!r} does not name a dependency secret",
                 f'write it as `{key} = "<dependency>.<VAR>"`, e.g. "db.POSTGRES_PASSWORD"',
             )
+    port_reason = table.string(
+        "port_not_exposed_because", None, example='"the app reads PORT at run time"'
+    )
     table.finish()
     return ServiceConfig(
         name=name,
@@ -65,4 +71,5 @@ def parse_service(table: Table) -> ServiceConfig:
         drain_seconds=drain,
         env=env,
         secret_env=secret_env,
+        port_not_exposed_because=port_reason,
     )

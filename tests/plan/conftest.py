@@ -14,15 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import boto3
 import dagger
 import pytest
 from dagger import dag
+from moto import mock_aws
 
 from ci._sdk import FunctionError
 from pipelines.config import PipelineConfig, parse_config
+from pipelines.errors import InputError
 from tests.conftest import REFERENCE_SERVICE
+from tests.plan.doubles import StatusRecorder
 from tests.plan.seam import Seam, install
 
 E = TypeVar("E", bound=BaseException)
@@ -65,3 +69,25 @@ def lazy_source() -> dagger.Directory:
 def seam(monkeypatch: pytest.MonkeyPatch, reference_service: Path) -> Seam:
     """Answer awaits from the reference service's files and a scripted exec result."""
     return install(monkeypatch.setattr, reference_service)
+
+
+@pytest.fixture
+def ecr() -> Iterator[Any]:
+    """ECR in moto's in-process mock (no socket)."""
+    with mock_aws():
+        yield boto3.client("ecr", region_name="eu-west-1")
+
+
+@pytest.fixture
+def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
+    """Commit statuses go to a recorder; a missing token fails as the forge layer would."""
+    recorder = StatusRecorder()
+
+    def make(config: Any, token: str | None, *, argument: str, **_: Any) -> StatusRecorder:
+        if not token:
+            raise InputError(argument=argument, problem="no token", fix="pass one")
+        recorder.tokens.append(token)
+        return recorder
+
+    monkeypatch.setattr("pipelines.forge.make_forge", make)
+    return recorder

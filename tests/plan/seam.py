@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dagger
+from dagger import dag
 
 from tests.graph import Call, Graph, render, render_value
 
@@ -34,9 +35,22 @@ class Seam:
     calls: list[tuple[str, Graph]] = field(default_factory=list)
     # Contents of files read from containers (reports), by absolute path.
     files: dict[str, str] = field(default_factory=dict)
+    # The exit code of each probe of the app's health and readiness paths
+    # (a curl container), answered apart from the suites' own commands.
+    probe_exit: Callable[[Graph], int] = field(default=lambda _g: 0)
 
     def graphs(self, method: str) -> list[Graph]:
         return [graph for name, graph in self.calls if name == method]
+
+    def commands(self, method: str = "Container.exit_code") -> list[Graph]:
+        """The awaited graphs of ``method`` that are not probes of the app."""
+        return [graph for graph in self.graphs(method) if not is_probe(graph)]
+
+
+def is_probe(graph: Graph) -> bool:
+    """A graph whose last command is the probe of the app's health or readiness path."""
+    execs = graph.find("withExec")
+    return bool(execs) and execs[-1].args["args"][0] == "curl"
 
 
 def install(patch: Patch, reference_service: Path) -> Seam:
@@ -45,7 +59,7 @@ def install(patch: Patch, reference_service: Path) -> Seam:
     state.answers.update(
         {
             "Directory.entries": lambda _g: sorted(p.name for p in reference_service.iterdir()),
-            "Directory.exists": lambda g: (reference_service / _last_arg(g, "path")).exists(),
+            "Directory.exists": lambda g: _exists(g, reference_service),
             "File.contents": lambda g: _file_contents(g, reference_service, state.files),
             "Container.exit_code": lambda _g: 0,
             "Container.exists": lambda _g: True,
@@ -65,6 +79,8 @@ def install(patch: Patch, reference_service: Path) -> Seam:
             if args or kwargs:  # e.g. exists(path): record the argument as a call
                 graph = Graph(graph.type_name, (*graph.calls, _pseudo(method, args, kwargs)))
             state.calls.append((key, graph))
+            if is_probe(graph) and key == "Container.exit_code":
+                return state.probe_exit(graph)
             return state.answers[key](graph)
 
         patch(cls, method, answer)
@@ -107,6 +123,22 @@ def _published(graph: Graph) -> str:
 def _plaintext(graph: Graph) -> str:
     (created,) = graph.find("setSecret")
     return str(created.args["plaintext"])
+
+
+def manifests() -> dagger.Directory:
+    """What CI passes as --manifests for the reference service: a tree with its dev overlay.
+
+    (CI passes the repository root, where the overlays live; a lazy directory
+    holding the overlay's kustomization stands for it here.)
+    """
+    return dag.directory().with_new_file("deploy/overlays/dev/kustomization.yaml", "{}\n")
+
+
+def _exists(graph: Graph, root: Path) -> bool:
+    """A path the directory's own graph created, else one of the reference service."""
+    path = _last_arg(graph, "path")
+    made = {str(c.args.get("path")) for c in graph.find("withNewFile")}
+    return path in made or (root / path).exists()
 
 
 def _last_arg(graph: Graph, name: str) -> str:

@@ -33,7 +33,7 @@ from ci.main import PortablePipelines
 from ci.trivy import JSON_REPORT
 from tests.conftest import REFERENCE_SERVICE, ROOT
 from tests.graph import Call, Graph, render
-from tests.plan.seam import Seam, install
+from tests.plan.seam import Seam, install, manifests
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-service-test@sha256:" + "a" * 64
@@ -128,11 +128,13 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "publish --branch": lambda ci, _: ci.publish(sha=SHA, branch="feature/ABC-1"),
     "publish --version": lambda ci, _: ci.publish(sha=SHA, version="1.4.0"),
-    "deploy-dev": lambda ci, _: ci.deploy_dev(image=IMAGE, branch="feature/ABC-1"),
-    "cleanup-dev": lambda ci, _: ci.cleanup_dev(branch="feature/ABC-1"),
+    "deploy-dev": lambda ci, _: ci.deploy_dev(
+        image=IMAGE, branch="feature/ABC-1", manifests=manifests()
+    ),
+    "cleanup-dev": lambda ci, _: ci.cleanup_dev(branch="feature/ABC-1", manifests=manifests()),
     "verdict": _verdict,
     "promote": _promote,
-    "dev": lambda ci, _: ci.dev(sha=SHA, branch="feature/ABC-1"),
+    "dev": lambda ci, _: ci.dev(sha=SHA, branch="feature/ABC-1", manifests=manifests()),
     "pre-merge": lambda ci, _: ci.pre_merge(sha=SHA),
     "release": lambda ci, _: ci.release(sha=SHA, version="1.4.0"),
 }

@@ -172,7 +172,7 @@ async def test_multi_command_suite_stops_at_the_first_failure(
         '[service]\nname = "s"\nport = 80\n'
         '[test.unit]\ncommands = [["first"], ["second"], ["third"]]\nreport = "r.xml"\n'
     )
-    monkeypatch.setattr("ci.context.load_config", _fixed_config(parse_config(text)))
+    seam.files["pipelines.toml"] = text
     seam.answers["Container.exit_code"] = lambda g: 3 if execs(g)[-1] == ["second"] else 0
     seam.files["/src/r.xml"] = JUNIT_TWO_FAILED
     result = await pipelines(lazy_source).test_report("unit")
@@ -211,13 +211,6 @@ async def test_missing_dockerfile_fails_before_the_build(
     seam.answers["Directory.exists"] = lambda g: False
     with fails_with(ConfigError, match="does not exist"):
         await pipelines(lazy_source).build()
-
-
-def _fixed_config(config: PipelineConfig):  # type: ignore[no-untyped-def]
-    async def load(_source: dagger.Directory) -> PipelineConfig:
-        return config
-
-    return load
 
 
 async def test_lint_applies_the_commit_msg_rule_before_any_container(

@@ -7,15 +7,11 @@ recording client, and the seam answers the engine's awaits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import dagger
 import pytest
 from dagger import dag
-from moto import mock_aws
 
 from ci.main import PipelineRun, PortablePipelines
 from ci.trivy import JSON_REPORT
@@ -26,55 +22,16 @@ from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import fails_with
-from tests.plan.seam import Seam
-
-SHA = "0123456789abcdef0123456789abcdef01234567"
-REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-SENTINELS = {
-    "aws_access_key_id": "AKIASENTINEL000KEYID",
-    "aws_secret_access_key": "sentinel-secret-access-key-0000",
-    "kubeconfig": "apiVersion: v1\nkind: Config\n# sentinel-kubeconfig-0000\n",
-    "status_token": "ghp_sentinelstatustoken0000",
-}
-TRIVY = (ROOT / "tests" / "fixtures" / "trivy").joinpath
-
-
-@dataclass
-class StatusRecorder:
-    posted: list[CommitStatus] = field(default_factory=list)
-    tokens: list[str | None] = field(default_factory=list)
-    provider: str = "github"
-
-    async def post_status(self, status: CommitStatus) -> None:
-        self.posted.append(status)
-
-
-@pytest.fixture
-def ecr() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("ecr", region_name="eu-west-1")
-
-
-@pytest.fixture
-def statuses(monkeypatch: pytest.MonkeyPatch) -> StatusRecorder:
-    recorder = StatusRecorder()
-
-    def make(config: Any, token: str | None, *, argument: str, **_: Any) -> StatusRecorder:
-        if not token:
-            raise InputError(argument=argument, problem="no token", fix="pass one")
-        recorder.tokens.append(token)
-        return recorder
-
-    monkeypatch.setattr("pipelines.forge.make_forge", make)
-    return recorder
-
-
-def with_secrets(source: dagger.Directory, **overrides: Any) -> PortablePipelines:
-    values: dict[str, Any] = {
-        name: dag.set_secret(name, value) for name, value in SENTINELS.items()
-    }
-    values.update(overrides)
-    return PortablePipelines(source=source, **values)
+from tests.plan.doubles import (
+    REGISTRY,
+    SENTINELS,
+    SHA,
+    TRIVY,
+    StatusRecorder,
+    scripted_suites,
+    with_secrets,
+)
+from tests.plan.seam import Seam, manifests
 
 
 def published(seam: Seam) -> list[Graph]:
@@ -83,21 +40,6 @@ def published(seam: Seam) -> list[Graph]:
 
 def address(graph: Graph) -> str:
     return str(graph.calls[-1].args["path"])
-
-
-def scripted_suites(seam: Seam, *, failing: tuple[str, ...] = ()) -> None:
-    for suite in ("unit", "smoke", "integration", "e2e"):
-        failure = "<failure message='x'/>" if suite in failing else ""
-        seam.files[f"/src/reports/{suite}.xml"] = (
-            f"<testsuite><testcase classname='{suite}' name='t'>{failure}</testcase></testsuite>"
-        )
-
-    def exit_code(graph: Graph) -> int:
-        argv = graph.find("withExec")[-1].args["args"]
-        return 1 if argv[0] == "pytest" and any(f"tests/{s}" in argv for s in failing) else 0
-
-    seam.answers["Container.exit_code"] = exit_code
-    seam.files[JSON_REPORT] = TRIVY("no-vulnerabilities.json").read_text()
 
 
 # --- publish --------------------------------------------------------------------
@@ -197,7 +139,9 @@ async def test_deploy_dev_applies_the_overlay_with_kubectl_and_the_kubeconfig_se
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
-    url = await with_secrets(lazy_source).deploy_dev(image=image, branch="feature/ABC-1")
+    url = await with_secrets(lazy_source).deploy_dev(
+        image=image, branch="feature/ABC-1", manifests=manifests()
+    )
     assert url == "https://dev-feature-abc-1.dev.example.com"
     apply, rollout = seam.graphs("Container.stdout")
     for graph in (apply, rollout):
@@ -228,7 +172,9 @@ async def test_deploy_dev_needs_a_kubeconfig_for_eks(
 ) -> None:
     image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
     with fails_with(InputError, match="needs a kubeconfig"):
-        await PortablePipelines(source=lazy_source).deploy_dev(image=image, branch="main")
+        await PortablePipelines(source=lazy_source).deploy_dev(
+            image=image, branch="main", manifests=manifests()
+        )
     assert seam.graphs("Container.stdout") == []
 
 
@@ -236,7 +182,9 @@ async def test_deploy_dev_refuses_a_tagless_image(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     with fails_with(InputError) as caught:
-        await with_secrets(lazy_source).deploy_dev(image="hello-service", branch="main")
+        await with_secrets(lazy_source).deploy_dev(
+            image="hello-service", branch="main", manifests=manifests()
+        )
     assert caught.value.argument == "image"
     assert seam.calls == []
 
@@ -249,7 +197,10 @@ async def test_dev_runs_validations_then_publish_deploy_and_remote_smoke(
 ) -> None:
     scripted_suites(seam)
     run = await with_secrets(lazy_source).dev(
-        sha=SHA, branch="feature/ABC-1", run_url="https://ci.example.com/runs/1"
+        sha=SHA,
+        branch="feature/ABC-1",
+        run_url="https://ci.example.com/runs/1",
+        manifests=manifests(),
     )
     assert run.passed is True, run.summary
     for step in ("lint", "unit", "build", "publish", "deploy", "smoke"):
@@ -279,7 +230,9 @@ async def test_dev_does_not_publish_when_a_validation_fails(
     seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
 ) -> None:
     scripted_suites(seam, failing=("unit",))
-    run = await with_secrets(lazy_source).dev(sha=SHA, branch="feature/ABC-1")
+    run = await with_secrets(lazy_source).dev(
+        sha=SHA, branch="feature/ABC-1", manifests=manifests()
+    )
     assert run.passed is False
     assert published(seam) == []
     steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
@@ -384,7 +337,7 @@ async def test_no_secret_reaches_a_graph_or_a_summary_in_plain_form(
     scripted_suites(seam)
     ci = with_secrets(lazy_source)
     runs: list[PipelineRun] = [
-        await ci.dev(sha=SHA, branch="feature/ABC-1"),
+        await ci.dev(sha=SHA, branch="feature/ABC-1", manifests=manifests()),
         await ci.pre_merge(sha=SHA),
         await ci.release(sha=SHA, version="1.4.0"),
     ]
@@ -482,7 +435,9 @@ async def test_a_dev_re_run_reuses_the_test_image_of_the_same_commit(
     ecr.create_repository(repositoryName="hello-service-test", imageTagMutability="IMMUTABLE")
     digest = put_image(ecr, "hello-service-test", "feature-abc-1-0123456")
     scripted_suites(seam)
-    run = await with_secrets(lazy_source).dev(sha=SHA, branch="feature/ABC-1")
+    run = await with_secrets(lazy_source).dev(
+        sha=SHA, branch="feature/ABC-1", manifests=manifests()
+    )
     assert run.passed is True, run.summary
     assert published(seam) == []
     assert f"{REGISTRY}/hello-service-test@{digest} (reused)" in run.summary
@@ -517,7 +472,7 @@ async def test_an_oidc_token_reaches_kubectl_as_temporary_keys_never_itself(
         kubeconfig=dag.set_secret("kubeconfig", SENTINELS["kubeconfig"]),
     )
     image = f"{REGISTRY}/hello-service-test@sha256:" + "a" * 64
-    await ci.deploy_dev(image=image, branch="feature/ABC-1")
+    await ci.deploy_dev(image=image, branch="feature/ABC-1", manifests=manifests())
     apply, _rollout = seam.graphs("Container.stdout")
     names = {c.args["name"] for c in apply.find("withSecretVariable")}
     assert names == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}

@@ -28,7 +28,7 @@ def pipelines(source: dagger.Directory) -> PortablePipelines:
 
 def runner_graph(seam: Seam) -> Graph:
     """The graph of the suite's (first) command, as awaited by exit_code."""
-    return seam.graphs("Container.exit_code")[0]
+    return seam.commands()[0]
 
 
 def bindings(graph: Graph) -> dict[str, Graph]:
@@ -51,14 +51,10 @@ def secret_values(graph: Graph) -> set[str]:
     return {call.args["plaintext"] for _, call in graph.walk() if call.name == "setSecret"}
 
 
-def fixed_config(monkeypatch: pytest.MonkeyPatch, text: str) -> PipelineConfig:
-    config = parse_config(text)
-
-    async def load(_source: dagger.Directory) -> PipelineConfig:
-        return config
-
-    monkeypatch.setattr("ci.context.load_config", load)
-    return config
+def fixed_config(seam: Seam, text: str) -> PipelineConfig:
+    """The service's pipelines.toml is ``text`` (read, resolved and checked as for real)."""
+    seam.files["pipelines.toml"] = text
+    return parse_config(text)
 
 
 async def test_smoke_binds_the_built_app_and_its_database(
@@ -111,7 +107,7 @@ async def test_passwords_differ_between_runs(seam: Seam, lazy_source: dagger.Dir
     seam.files["/src/reports/integration.xml"] = "<testsuite/>"
     await pipelines(lazy_source).integration()
     await pipelines(lazy_source).integration()
-    first, second = (secret_values(g) for g in seam.graphs("Container.exit_code"))
+    first, second = (secret_values(g) for g in seam.commands())
     assert first != second
 
 
@@ -121,7 +117,7 @@ async def test_remote_smoke_targets_the_url_without_services(
     seam.files["/src/reports/smoke.xml"] = "<testsuite/>"
     await pipelines(lazy_source).smoke(url="https://hello.dev.example.com/")
     await pipelines(lazy_source).smoke(url="https://hello.dev.example.com/")
-    first, second = seam.graphs("Container.exit_code")
+    first, second = seam.commands()
     # The deployment changes outside the graph: every run must really run.
     assert env(first)["PIPELINE_RUN"] != env(second)["PIPELINE_RUN"]
     runner = first
@@ -157,16 +153,19 @@ async def test_failing_smoke_fails_the_call_with_the_failing_tests(
 async def test_a_missing_smoke_suite_is_a_config_error_before_work(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fixed_config(monkeypatch, '[service]\nname = "s"\nport = 80\n')
+    fixed_config(seam, '[service]\nname = "s"\nport = 8080\n')
     with fails_with(ConfigError, match=r"no \[test\.smoke\] table"):
         await pipelines(lazy_source).smoke()
-    assert seam.calls == []
+    # Only the config and the Dockerfile were read: no container was asked for.
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
 
 
 E2E_WITH_BROWSER = """
 [service]
 name = "web"
 port = 3000
+# The reference service's Dockerfile (EXPOSE 8080) builds this one too.
+port_not_exposed_because = "the plan tests reuse the reference Dockerfile"
 [test.e2e]
 commands = [["npx", "playwright", "test"]]
 image = "mcr.microsoft.com/playwright:v1.58.0-noble@sha256:{digest}"
@@ -176,7 +175,7 @@ image = "mcr.microsoft.com/playwright:v1.58.0-noble@sha256:{digest}"
 async def test_e2e_can_run_in_its_own_pinned_browser_image(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = fixed_config(monkeypatch, E2E_WITH_BROWSER.format(digest="c" * 64))
+    config = fixed_config(seam, E2E_WITH_BROWSER.format(digest="c" * 64))
     await pipelines(lazy_source).end_to_end()
     runner = runner_graph(seam)
     assert runner.find("from")[0].args["address"] == config.suite("e2e").image
@@ -187,7 +186,7 @@ async def test_e2e_can_run_in_its_own_pinned_browser_image(
 READINESS = """
 [service]
 name = "s"
-port = 80
+port = 8080
 [test.integration]
 commands = [["pytest"]]
 [[dependencies]]
@@ -204,7 +203,7 @@ interval_seconds = 1
 async def test_readiness_command_is_retried_until_it_passes(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fixed_config(monkeypatch, READINESS.format(digest="d" * 64))
+    fixed_config(seam, READINESS.format(digest="d" * 64))
     monkeypatch.setattr("ci.suites.anyio.sleep", _no_sleep)
     tries: list[str] = []
 
@@ -232,7 +231,7 @@ async def test_readiness_command_is_retried_until_it_passes(
 async def test_a_dependency_that_never_gets_ready_fails_clearly(
     seam: Seam, lazy_source: dagger.Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fixed_config(monkeypatch, READINESS.format(digest="d" * 64))
+    fixed_config(seam, READINESS.format(digest="d" * 64))
     monkeypatch.setattr("ci.suites.anyio.sleep", _no_sleep)
     seam.answers["Container.exit_code"] = lambda g: 69
     with fails_with(DependencyNotReady, match=r"'queue' was not ready after 6s"):

@@ -428,3 +428,15 @@ def test_forge_and_the_old_keys_at_once_is_an_error() -> None:
     assert caught.key == "status.repository"
     assert "both [forge] and the old forge keys of [status]" in caught.problem
     assert "remove repository and api_url from [status]" in caught.fix
+
+
+@pytest.mark.parametrize("prefix", ["kube", "kube-dev"])
+def test_a_namespace_prefix_kubernetes_reserves_is_refused_when_the_config_is_read(
+    prefix: str,
+) -> None:
+    text = SERVICE + EKS.replace(
+        'cluster = "dev"', f'cluster = "dev"\nnamespace_prefix = "{prefix}"'
+    )
+    with pytest.raises(ConfigError, match="Kubernetes reserves") as caught:
+        parse_config(text)
+    assert caught.value.key == "deploy.eks.namespace_prefix"

@@ -1,0 +1,196 @@
+"""Everything a function or a pipeline will need, checked before any container work.
+
+The config parser checks each key; this checks the service as a whole, the
+config against its Dockerfile and manifests, for what a pipeline is about to
+do: ``dev`` needs somewhere to push and to deploy and a suite that tests the
+deployment, the shipped image must expose ``[service] port``, an EKS
+overlay must exist. Every problem is collected, not just the first, so
+``portable-pipelines validate`` lists them all and a pipeline refuses to
+start with the complete list. The caller reads the files (the Dagger module
+from its directories, the command-line tool from disk) and hands the facts in.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from pipelines.config import CONFIG_FILE, PipelineConfig
+from pipelines.dockerfile import Dockerfile, dockerignore_patterns
+from pipelines.errors import ConfigError, PipelinesError
+
+# What each pipeline or function does that needs checking beyond the config.
+PIPELINES = ("dev", "pre-merge", "release")
+KUSTOMIZATION = "kustomization.yaml"
+
+
+class Problems(PipelinesError):
+    """Several things are wrong at once; each keeps its own where, problem and fix."""
+
+    def __init__(self, problems: Sequence[PipelinesError]) -> None:
+        self.problems = tuple(problems)
+        count = f"{len(self.problems)} problems" if len(self.problems) > 1 else "a problem"
+        listing = "\n".join(f"- {str(p).replace(chr(10), chr(10) + '  ')}" for p in self.problems)
+        super().__init__(f"{count} to fix before anything runs:\n{listing}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceFacts:
+    """What the checks need to know of the service directory and its manifests."""
+
+    dockerfile: Dockerfile
+    # Whether the [deploy.eks] overlay has a kustomization.yaml where overlay
+    # paths start (--manifests, else the service); None: not looked at.
+    overlay_found: bool | None = None
+
+
+def resolve(
+    config: PipelineConfig, dockerfile: Dockerfile, dockerignore_text: str | None
+) -> PipelineConfig:
+    """The config with what it leaves to the files filled in: the toolchain's
+    working directory (its stage's WORKDIR) and what it must not see (.dockerignore)."""
+    toolchain = config.toolchain
+    if toolchain.workdir_from_stage and toolchain.target is not None:
+        workdir = dockerfile.workdir(toolchain.target)
+        if workdir is not None:
+            toolchain = replace(toolchain, workdir=workdir)
+    if toolchain.exclude is None:
+        patterns = dockerignore_patterns(dockerignore_text) if dockerignore_text else ()
+        toolchain = replace(toolchain, exclude=patterns)
+    return replace(config, toolchain=toolchain)
+
+
+def problems(
+    config: PipelineConfig,
+    facts: ServiceFacts,
+    *,
+    runs: Sequence[str] = (),
+    file: str = CONFIG_FILE,
+) -> list[PipelinesError]:
+    """Every problem for what ``runs`` names: pipelines, and "app" (the app as a
+    service), "publish" and "deploy" for the functions that need only those."""
+    found: list[PipelinesError] = []
+    wanted = set(runs)
+    if wanted & {"app", "dev", "pre-merge"}:
+        found += _exposed_port(config, facts.dockerfile, file)
+    found += _report_paths(config, file)
+    checks: dict[str, Callable[[], list[PipelinesError]]] = {
+        "publish": lambda: _required(config.require_publish, file),
+        "deploy": lambda: [*_required(config.require_deploy, file), *_overlay(config, facts, file)],
+        "dev": lambda: [
+            *_required(config.require_publish, file),
+            *_required(config.require_deploy, file),
+            *_overlay(config, facts, file),
+            *_dev_suites(config, file),
+        ],
+        "release": lambda: _required(config.require_publish, file),
+    }
+    for name in runs:
+        if name in checks:
+            found += checks[name]()
+    return _unique(found)
+
+
+def check(
+    config: PipelineConfig, facts: ServiceFacts, *, runs: Sequence[str], file: str = CONFIG_FILE
+) -> None:
+    """Raise every problem at once (:class:`Problems`), or one as itself."""
+    found = problems(config, facts, runs=runs, file=file)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise Problems(found)
+
+
+def overlay_kustomization(config: PipelineConfig) -> str | None:
+    """Where the EKS target's overlay keeps its kustomization (None: no EKS target)."""
+    deploy = config.deploy
+    if deploy is None or deploy.target != "eks" or deploy.eks is None:
+        return None
+    return posixpath.join(deploy.eks.overlay, KUSTOMIZATION)
+
+
+def _required(require: Callable[..., object], file: str) -> list[PipelinesError]:
+    try:
+        require(file=file)
+    except ConfigError as missing:
+        return [missing]
+    return []
+
+
+def _exposed_port(
+    config: PipelineConfig, dockerfile: Dockerfile, file: str
+) -> list[PipelinesError]:
+    service = config.service
+    ports = dockerfile.exposed_ports(config.build.target)
+    if service.port_not_exposed_because is not None or ports is None or service.port in ports:
+        return []
+    stage = config.build.target or "the last stage"
+    exposed = ", ".join(map(str, ports)) if ports else "no port"
+    return [
+        ConfigError(
+            file=file,
+            key="service.port",
+            problem=f"the app listens on {service.port}, but the shipped image ({stage} of "
+            f"{config.build.dockerfile}) exposes {exposed}: the app would never turn healthy",
+            fix=f"add `EXPOSE {service.port}` to that stage, correct `port`, or say why with "
+            '`port_not_exposed_because = "..."` under [service]',
+        )
+    ]
+
+
+def _report_paths(config: PipelineConfig, file: str) -> list[PipelinesError]:
+    found: list[PipelinesError] = []
+    for name, suite in config.tests.items():
+        if suite.report is not None and ".." in suite.report.split("/"):
+            found.append(
+                ConfigError(
+                    file=file,
+                    key=f"test.{name}.report",
+                    problem=f"{suite.report!r} leaves the toolchain's working directory",
+                    fix=f'write it inside it, e.g. `report = "reports/{name}.xml"`',
+                )
+            )
+    return found
+
+
+def _overlay(config: PipelineConfig, facts: ServiceFacts, file: str) -> list[PipelinesError]:
+    path = overlay_kustomization(config)
+    if path is None or facts.overlay_found is not False:
+        return []
+    return [
+        ConfigError(
+            file=file,
+            key="deploy.eks.overlay",
+            problem=f"there is no {path} where overlay paths start (--manifests, else --source)",
+            fix="point `overlay` at the service's dev overlay, or pass --manifests with the "
+            "directory that holds it (the repository root for examples/)",
+        )
+    ]
+
+
+def _dev_suites(config: PipelineConfig, file: str) -> list[PipelinesError]:
+    after_deploy = [s for s in config.suites_for("dev") if s.name != "unit"]
+    if after_deploy:
+        return []
+    return [
+        ConfigError(
+            file=file,
+            key="test.smoke",
+            problem="dev deploys the test image and smoke-tests the deployment, but no suite "
+            "runs against it: it would push and deploy, then have nothing to check",
+            fix='add [test.smoke] (its pipelines include "dev" by default), or list "dev" in '
+            "another suite's `pipelines`",
+        )
+    ]
+
+
+def _unique(found: list[PipelinesError]) -> list[PipelinesError]:
+    seen: set[str] = set()
+    unique = []
+    for problem in found:
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            unique.append(problem)
+    return unique
