@@ -19,6 +19,7 @@ from ci.images import IMAGES
 from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
 from pipelines.config.dependencies import connection_env, shared_secret_names
 from pipelines.errors import PipelinesError
+from pipelines.suite_env import base_url
 
 # Secret values keyed "<dependency>.<VAR>", e.g. "db.POSTGRES_PASSWORD".
 Secrets = dict[str, dagger.Secret]
@@ -51,7 +52,8 @@ def with_app_env(
     values: Secrets,
     running: dict[str, dagger.Service],
 ) -> dagger.Container:
-    """The variables the app runs with; the suite's container gets them too.
+    """The variables the app runs with; a suite that never runs against a deployment
+    gets them too (pipelines.suite_env.gets_app_environment).
 
     ``[service] env`` and ``secret_env`` as configured, plus for each running
     dependency ``<NAME>_HOST``, ``<NAME>_PORT`` and its generated secrets as
@@ -86,10 +88,6 @@ def app_service(
     """The built image as a service; the engine waits for its HEALTHCHECK, else its port."""
     ctr = with_app_env(bind(image, dependencies), config, values, dependencies)
     return ctr.with_exposed_port(config.service.port).as_service(use_entrypoint=True)
-
-
-def base_url(config: PipelineConfig) -> str:
-    return f"http://{APP_HOST}:{config.service.port}"
 
 
 def suite_container(
@@ -176,7 +174,7 @@ async def probe_paths(
             .with_service_binding(APP_HOST, app)
             # Every call probes anew: a cached "it answered" would prove nothing.
             .with_env_variable("PIPELINE_RUN", run_stamp)
-            .with_exec([*CURL, f"{base_url(config)}{path}"], expect=dagger.ReturnType.ANY)
+            .with_exec([*CURL, f"{base_url(config, APP_HOST)}{path}"], expect=dagger.ReturnType.ANY)
         )
         if await probe.exit_code() != 0:
             return ProbeFailure(

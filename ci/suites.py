@@ -17,6 +17,7 @@ from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteCo
 from pipelines.errors import ChecksFailed, PipelinesError
 from pipelines.junit import crash_report, summarize
 from pipelines.requests import SuiteRequest
+from pipelines.suite_env import base_url, contract_env, gets_app_environment, tests_the_app
 
 # How much of a failing command's output a message carries.
 OUTPUT_TAIL = 4_000
@@ -204,16 +205,17 @@ async def run_suite(
     Unit tests are a pure function of the source, so the engine may replay
     them. A suite against a deployment or against running services is not:
     a per-run stamp makes it run every time, so a re-run really re-tests and
-    a flaky failure is never replayed from cache.
+    a flaky failure is never replayed from cache. Its environment is the
+    contract of pipelines.suite_env, the same names here and in dev.
     """
     suite = config.suite(request.suite)
     tests = services.suite_container(source, config, suite)
-    if suite.name == "unit":
-        return await run_commands(config, suite, tests)
+    if not tests_the_app(suite):
+        return await run_commands(config, suite, _with_env(tests, contract_env(suite)))
     run_stamp = uuid.uuid4().hex
-    tests = tests.with_env_variable("PIPELINE_RUN", run_stamp)
     if request.url is not None:
-        return await run_commands(config, suite, tests.with_env_variable("BASE_URL", request.url))
+        contract = contract_env(suite, base_url=request.url.rstrip("/"), run_stamp=run_stamp)
+        return await run_commands(config, suite, _with_env(tests, contract))
 
     dependencies = config.dependencies_for(suite.name)
     values = services.generate_secrets(dependencies)
@@ -223,7 +225,14 @@ async def run_suite(
     failure = await services.probe_paths(app, config, run_stamp=run_stamp)
     if failure is not None:
         return _crashed(suite, 1, failure.output, problem=f"{failure.problem}: {failure.fix}")
-    tests = services.with_app_env(
-        services.bind(tests, {**running, APP_HOST: app}), config, values, running
-    ).with_env_variable("BASE_URL", services.base_url(config))
-    return await run_commands(config, suite, tests)
+    tests = services.bind(tests, {**running, APP_HOST: app})
+    if gets_app_environment(suite):  # never run against a deployment: may see the app's side
+        tests = services.with_app_env(tests, config, values, running)
+    contract = contract_env(suite, base_url=base_url(config, APP_HOST), run_stamp=run_stamp)
+    return await run_commands(config, suite, _with_env(tests, contract))
+
+
+def _with_env(ctr: dagger.Container, env: tuple[tuple[str, str], ...]) -> dagger.Container:
+    for name, value in env:
+        ctr = ctr.with_env_variable(name, value)
+    return ctr

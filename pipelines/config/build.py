@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from pipelines.config._reader import Table
+from pipelines.config.checks import refuse_contract_names
 
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?")
 
@@ -106,6 +107,7 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
             f'write it as `workdir = "/{workdir}"`',
         )
     env = table.str_map("env", ())
+    refuse_contract_names(table, env)
     caches = []
     for entry in table.tables("caches"):
         path = entry.string("path", example='"/root/.cache/pip"')

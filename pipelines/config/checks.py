@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.config._reader import Table
+from pipelines.suite_env import RESERVED
 
 SUITES = ("unit", "smoke", "integration", "e2e")
 # Pipelines that run test suites (release gates on the scan, not on suites).
@@ -65,6 +66,7 @@ def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:
         commands = suite.argv_list("commands")
         report = suite.string("report", None, example='"reports/junit.xml"')
         env = suite.str_map("env", ())
+        refuse_contract_names(suite, env)
         image = _runner_image(suite, name)
         pipelines = _pipelines(suite, name)
         suite.finish()
@@ -73,6 +75,19 @@ def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:
         )
     table.finish()
     return suites
+
+
+def refuse_contract_names(table: Table, env: tuple[tuple[str, str], ...]) -> None:
+    """The suites' environment contract sets these itself, the same in every pipeline:
+    a value of the config's own would hold locally and be replaced in dev."""
+    for name, _ in env:
+        if name in RESERVED:
+            table.fail(
+                f"env.{name}",
+                f"{name} is set by the pipeline for every suite (the suites' environment "
+                "contract, docs/configuration.md)",
+                f"remove it from `env`; read {name} as the pipeline sets it",
+            )
 
 
 def _pipelines(suite: Table, name: str) -> tuple[str, ...]:

@@ -67,12 +67,11 @@ async def test_smoke_binds_the_built_app_and_its_database(
     runner = runner_graph(seam)
     assert runner.find("withExec")[-1].args["args"][:2] == ["pytest", "tests/smoke"]
     assert env(runner)["BASE_URL"] == "http://app:8080"
-    assert env(runner)["DATABASE_URL"] == "postgresql://hello@db:5432/hello"
-    assert "DATABASE_PASSWORD" in secret_vars(runner)
-    # What the config reference promises for every dependency, to app and runner alike.
-    assert env(runner)["DB_HOST"] == "db"
-    assert env(runner)["DB_PORT"] == "5432"
-    assert "DB_POSTGRES_PASSWORD" in secret_vars(runner)
+    assert env(runner)["PIPELINE_SUITE"] == "smoke"
+    # Smoke also runs against the deployment in dev: it never sees the app's side.
+    assert "DATABASE_URL" not in env(runner)
+    assert "DB_HOST" not in env(runner)
+    assert secret_vars(runner) == set()
 
     bound = bindings(runner)
     assert set(bound) == {"app", "db"}
@@ -87,6 +86,31 @@ async def test_smoke_binds_the_built_app_and_its_database(
     assert is_digest_pinned(db.find("from")[0].args["address"])
     assert "POSTGRES_PASSWORD" in secret_vars(db)
     assert env(db) == {"POSTGRES_USER": "hello", "POSTGRES_DB": "hello"}
+
+
+async def test_a_suite_that_never_runs_in_dev_also_gets_the_apps_environment(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.files["/src/reports/integration.xml"] = "<testsuite/>"
+    await pipelines(lazy_source).integration()
+    runner = runner_graph(seam)
+    assert env(runner)["DATABASE_URL"] == "postgresql://hello@db:5432/hello"
+    assert "DATABASE_PASSWORD" in secret_vars(runner)
+    # What the config reference promises for every dependency, to app and suite alike.
+    assert env(runner)["DB_HOST"] == "db"
+    assert env(runner)["DB_PORT"] == "5432"
+    assert "DB_POSTGRES_PASSWORD" in secret_vars(runner)
+
+
+async def test_smoke_reads_the_same_names_beside_the_app_and_against_a_deployment(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    seam.files["/src/reports/smoke.xml"] = "<testsuite/>"
+    await pipelines(lazy_source).smoke()
+    await pipelines(lazy_source).smoke(url="https://hello.dev.example.com/")
+    local, remote = seam.commands()
+    assert set(env(local)) == set(env(remote))
+    assert secret_vars(local) == secret_vars(remote) == set()
 
 
 async def test_generated_passwords_never_appear_in_plain_form(
