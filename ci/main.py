@@ -418,7 +418,11 @@ class PortablePipelines:
         self,
         sha: Sha,
         version: Annotated[
-            str | None, Doc("The release version, e.g. 1.4.0 (default: the VERSION file)")
+            str | None,
+            Doc(
+                "The release version, e.g. 1.4.0 (default: the service's VERSION, package.json, "
+                "pyproject.toml or pom.xml, in that order)"
+            ),
         ] = None,
         run_url: RunUrl = None,
         report_status: ReportStatus = True,
@@ -427,10 +431,11 @@ class PortablePipelines:
         to the release repository, record release.json (ref, digest, commit, tags)."""
         from ci import flows, registry, steps
         from pipelines.publishing import plan_publish
-        from pipelines.requests import publish_target, version_from_file
+        from pipelines.requests import publish_target
+        from pipelines.versions import release_version
 
         config, run = await self._start("release", sha, run_url, report_status)
-        version = version if version is not None else version_from_file(await self._version())
+        version = release_version(version, await self._declarations()).version
         target = publish_target(branch=None, version=version)
         plan = plan_publish(config.require_publish(), commit=run.sha, target=target)
         login = await registry.login(config, plan, await self._aws(config))
@@ -438,12 +443,12 @@ class PortablePipelines:
         graph = flows.release(self.source, config, plan=plan, login=login, release_of=release_of)
         return await flows.run(graph, run, extra={"version": version})
 
-    async def _version(self) -> str | None:
-        from pipelines.requests import VERSION_FILE
+    async def _declarations(self) -> dict[str, str]:
+        """The files a version may be declared in that the service has (one listing)."""
+        from pipelines.versions import FILES
 
-        if not await self.source.exists(VERSION_FILE):
-            return None
-        return await self.source.file(VERSION_FILE).contents()
+        present = set(await self.source.entries())
+        return {name: await self.source.file(name).contents() for name in FILES if name in present}
 
     # --- promotion -----------------------------------------------------------
 

@@ -15,9 +15,6 @@ from pipelines.errors import InputError, did_you_mean
 from pipelines.urls import check_http_url
 from pipelines.values import Branch, ImageRef
 
-# Where release reads its version when --version is not given.
-VERSION_FILE = "VERSION"
-
 
 @dataclass(frozen=True, kw_only=True)
 class SuiteRequest:
@@ -97,21 +94,3 @@ def publish_target(*, branch: str | None, version: str | None) -> PublishTarget:
         problem="say what to publish: a test image (--branch) or a release (--version), not both",
         fix="pass --branch=$BRANCH for the dev pipeline, or --version=1.4.0 for a release",
     )
-
-
-def version_from_file(text: str | None) -> str:
-    """The version in the service's VERSION file (``None``: there is no such file)."""
-    if text is None:
-        raise InputError(
-            argument="version",
-            problem=f"no --version and no {VERSION_FILE} file in the service directory",
-            fix=f"pass --version=1.4.0, or keep the version in {VERSION_FILE} (one line)",
-        )
-    version = text.strip()
-    if not version or "\n" in version:
-        raise InputError(
-            argument="version",
-            problem=f"{VERSION_FILE} must hold one version on one line, got {version!r}",
-            fix=f"write e.g. `1.4.0` into {VERSION_FILE}",
-        )
-    return version

@@ -370,14 +370,30 @@ async def test_release_reads_the_version_file_when_no_version_is_given(
 async def test_release_without_a_version_anywhere_says_how_to_give_one(
     seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
 ) -> None:
-    real = seam.answers["Directory.exists"]
-    seam.answers["Directory.exists"] = lambda g: (
-        False if g.calls[-1].args["path"] == "VERSION" else real(g)
-    )
-    with fails_with(InputError, match="VERSION") as caught:
+    real = seam.answers["Directory.entries"]
+    seam.answers["Directory.entries"] = lambda g: [n for n in real(g) if n != "VERSION"]
+    with fails_with(InputError, match="pyproject.toml declares no \\[project\\] version") as caught:
         await with_secrets(lazy_source).release(sha=SHA)
     assert caught.value.argument == "version"
+    assert "VERSION, package.json, pyproject.toml, pom.xml" in str(caught.value)
     assert published(seam) == []
+    assert statuses.posted == []
+
+
+async def test_release_reads_the_version_a_node_service_declares(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    real = seam.answers["Directory.entries"]
+    seam.answers["Directory.entries"] = lambda g: [
+        *(n for n in real(g) if n != "VERSION"),
+        "package.json",
+    ]
+    seam.files["package.json"] = '{"name": "hello", "version": "2.3.1"}'
+    run = await with_secrets(lazy_source).release(sha=SHA)
+    assert run.passed is True, run.summary
+    (push,) = published(seam)
+    assert address(push).endswith(":rc-2.3.1-0123456")
 
 
 async def test_pre_merge_builds_once_on_the_engine_platform_release_builds_every_platform(
