@@ -8,14 +8,9 @@ from collections.abc import Sequence
 import dagger
 
 from pipelines.config import CONFIG_FILE, PipelineConfig, parse_config
-from pipelines.dockerfile import (
-    check_build_targets,
-    dockerfile_path,
-    dockerignore_path,
-    parse_dockerfile,
-)
+from pipelines.dockerfile import dockerfile_path, dockerignore_path
 from pipelines.errors import ConfigError
-from pipelines.preflight import ServiceFacts, check, overlay_kustomization, resolve
+from pipelines.preflight import overlay_kustomization, prepare
 
 log = logging.getLogger("portable_pipelines")
 
@@ -45,14 +40,15 @@ async def load_config(
             "or create pipelines.toml there (see docs/configuration.md)",
         )
     config = parse_config(await source.file(CONFIG_FILE).contents())
-    dockerfile_text = await _read(source, dockerfile_path(config))
-    check_build_targets(config, dockerfile_text)
-    dockerfile = parse_dockerfile(dockerfile_text or "")
-    config = resolve(config, dockerfile, await _read(source, dockerignore_path(config)))
     overlay = overlay_kustomization(config) if {"dev", "deploy"} & set(runs) else None
     where = manifests or source
-    found = await where.exists(overlay) if overlay is not None else None
-    check(config, ServiceFacts(dockerfile=dockerfile, overlay_found=found), runs=runs)
+    config = prepare(
+        config,
+        dockerfile_text=await _read(source, dockerfile_path(config)),
+        dockerignore_text=await _read(source, dockerignore_path(config)),
+        overlay_found=await where.exists(overlay) if overlay is not None else None,
+        runs=runs,
+    )
     # Shown on the call's output (stderr); the old spelling keeps working meanwhile.
     for message in config.deprecations:
         log.warning("%s", message)

@@ -140,26 +140,30 @@ def _in_context(config: PipelineConfig, name: str) -> str:
     return name if context in ("", ".") else f"{context}/{name}"
 
 
-def check_build_targets(
+def build_target_problems(
     config: PipelineConfig, dockerfile_text: str | None, *, file: str = CONFIG_FILE
-) -> None:
-    """Raise ConfigError when the Dockerfile or a stage named in the config is missing."""
+) -> list[ConfigError]:
+    """The Dockerfile missing, or every stage named in the config that it lacks."""
     path = dockerfile_path(config)
     if dockerfile_text is None:
-        raise ConfigError(
-            file=file,
-            key="build.dockerfile",
-            problem=f"the Dockerfile {path!r} does not exist in the service directory",
-            fix="create it, or point `dockerfile` (relative to `context`) at the right file",
-        )
-    stages = stage_names(dockerfile_text)
-    wanted = [("build.target", config.build.target), ("toolchain.target", config.toolchain.target)]
-    for key, target in wanted:
-        if target is not None and target.lower() not in stages:
-            known = ", ".join(stages) if stages else "none (add `AS <name>` to a FROM line)"
-            raise ConfigError(
+        return [
+            ConfigError(
                 file=file,
-                key=key,
-                problem=f"build stage {target!r} is not in {path}; its stages: {known}",
-                fix=f"name a stage `FROM ... AS {target}` in {path}, or set `{key}` to one of them",
+                key="build.dockerfile",
+                problem=f"the Dockerfile {path!r} does not exist in the service directory",
+                fix="create it, or point `dockerfile` (relative to `context`) at the right file",
             )
+        ]
+    stages = stage_names(dockerfile_text)
+    known = ", ".join(stages) if stages else "none (add `AS <name>` to a FROM line)"
+    wanted = [("build.target", config.build.target), ("toolchain.target", config.toolchain.target)]
+    return [
+        ConfigError(
+            file=file,
+            key=key,
+            problem=f"build stage {target!r} is not in {path}; its stages: {known}",
+            fix=f"name a stage `FROM ... AS {target}` in {path}, or set `{key}` to one of them",
+        )
+        for key, target in wanted
+        if target is not None and target.lower() not in stages
+    ]

@@ -16,7 +16,10 @@ invariants (a bug of ours, not the user's) stay ``ValueError`` or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def format_error(where: str | None, problem: str, fix: str | None) -> str:
@@ -63,6 +66,48 @@ class ChecksFailed(PipelinesError):
 
     def __init__(self, summary: str) -> None:
         super().__init__(summary)
+
+
+class Problems(PipelinesError):
+    """Several things are wrong at once; each keeps its own where, problem and fix.
+
+    Raised where checking on after the first mistake is safe (the tables of
+    a ``pipelines.toml``, the needs of a pipeline), so one run lists them all.
+    """
+
+    def __init__(self, problems: Sequence[PipelinesError]) -> None:
+        self.problems = tuple(problems)
+        count = f"{len(self.problems)} problems" if len(self.problems) > 1 else "a problem"
+        listing = "\n".join(f"- {str(p).replace(chr(10), chr(10) + '  ')}" for p in self.problems)
+        super().__init__(f"{count} to fix before anything runs:\n{listing}")
+
+
+def raise_all(found: Sequence[PipelinesError]) -> None:
+    """Raise nothing, the one problem as itself, or several as :class:`Problems`."""
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise Problems(found)
+
+
+class Collector:
+    """Runs independent checks, keeping every problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.found: list[PipelinesError] = []
+
+    def attempt(self, check: Callable[[], T]) -> T | None:
+        """``check()``, or None with its problems kept."""
+        try:
+            return check()
+        except Problems as several:
+            self.found.extend(several.problems)
+        except ConfigError as one:
+            self.found.append(one)
+        return None
+
+    def raise_all(self) -> None:
+        raise_all(self.found)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

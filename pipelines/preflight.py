@@ -17,22 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from pipelines.config import CONFIG_FILE, PipelineConfig
-from pipelines.dockerfile import Dockerfile, dockerignore_patterns
-from pipelines.errors import ConfigError, PipelinesError
+from pipelines.dockerfile import (
+    Dockerfile,
+    build_target_problems,
+    dockerignore_patterns,
+    parse_dockerfile,
+)
+from pipelines.errors import ConfigError, PipelinesError, raise_all
 
 # What each pipeline or function does that needs checking beyond the config.
 PIPELINES = ("dev", "pre-merge", "release")
 KUSTOMIZATION = "kustomization.yaml"
-
-
-class Problems(PipelinesError):
-    """Several things are wrong at once; each keeps its own where, problem and fix."""
-
-    def __init__(self, problems: Sequence[PipelinesError]) -> None:
-        self.problems = tuple(problems)
-        count = f"{len(self.problems)} problems" if len(self.problems) > 1 else "a problem"
-        listing = "\n".join(f"- {str(p).replace(chr(10), chr(10) + '  ')}" for p in self.problems)
-        super().__init__(f"{count} to fix before anything runs:\n{listing}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,15 +87,25 @@ def problems(
     return _unique(found)
 
 
-def check(
-    config: PipelineConfig, facts: ServiceFacts, *, runs: Sequence[str], file: str = CONFIG_FILE
-) -> None:
-    """Raise every problem at once (:class:`Problems`), or one as itself."""
-    found = problems(config, facts, runs=runs, file=file)
-    if len(found) == 1:
-        raise found[0]
-    if found:
-        raise Problems(found)
+def prepare(
+    config: PipelineConfig,
+    *,
+    dockerfile_text: str | None,
+    dockerignore_text: str | None,
+    overlay_found: bool | None = None,
+    runs: Sequence[str] = (),
+    file: str = CONFIG_FILE,
+) -> PipelineConfig:
+    """Everything a call checks before its first container, from the files it read:
+    the stages the config names, what it leaves to the files (:func:`resolve`)
+    and the needs of ``runs``. Every problem at once; the resolved config."""
+    found: list[PipelinesError] = [*build_target_problems(config, dockerfile_text, file=file)]
+    dockerfile = parse_dockerfile(dockerfile_text or "")
+    resolved = resolve(config, dockerfile, dockerignore_text)
+    facts = ServiceFacts(dockerfile=dockerfile, overlay_found=overlay_found)
+    found += problems(resolved, facts, runs=runs, file=file)
+    raise_all(found)
+    return resolved
 
 
 def overlay_kustomization(config: PipelineConfig) -> str | None:
@@ -123,6 +128,8 @@ def _exposed_port(
     config: PipelineConfig, dockerfile: Dockerfile, file: str
 ) -> list[PipelinesError]:
     service = config.service
+    if dockerfile.stage(config.build.target) is None:
+        return []  # a missing stage is its own problem (build_target_problems)
     ports = dockerfile.exposed_ports(config.build.target)
     if service.port_not_exposed_because is not None or ports is None or service.port in ports:
         return []

@@ -27,7 +27,7 @@ from pipelines.config.publish import PublishConfig, parse_publish
 from pipelines.config.scan import ScanConfig, parse_scan
 from pipelines.config.service import ServiceConfig, parse_service
 from pipelines.config.status import StatusConfig, parse_status
-from pipelines.errors import ConfigError
+from pipelines.errors import Collector, ConfigError
 from pipelines.forge import FORGES, PURPOSES, Purpose
 from pipelines.values import AwsRegion, is_digest_pinned
 
@@ -206,24 +206,58 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
             fix="correct the syntax at the line and column shown",
         ) from None
     root = Table(data, file=file, path="")
-    status_table = root.table("status")
+    # Each table is checked on its own, so one run lists every mistake; the
+    # checks across tables run once the tables they read are known good.
+    collected = Collector()
+    attempt = collected.attempt
+    status_table = attempt(lambda: root.table("status"))
     # Before parse_status: the old forge keys of [status] are read as the forge.
-    forge, deprecations = parse_forge(root.table("forge"), status_table, file=file)
+    forge_and_deprecations = attempt(
+        lambda: parse_forge(root.table("forge"), status_table, file=file)
+    )
+    service = attempt(lambda: parse_service(root.required_table("service")))
+    build = attempt(lambda: parse_build(root.table("build")))
+    toolchain = attempt(lambda: parse_toolchain(root.table("toolchain")))
+    lint = attempt(lambda: parse_lint(root.table("lint")))
+    tests = attempt(lambda: parse_suites(root.table("test")))
+    scan = attempt(lambda: parse_scan(root.table("scan")))
+    publish = attempt(lambda: parse_publish(root.table("publish")))
+    deploy = attempt(lambda: parse_deploy(root.table("deploy")))
+    # [status] shares its table with the old forge keys: checked only once they are.
+    status = attempt(lambda: parse_status(status_table)) if forge_and_deprecations else None
+    dependencies = attempt(lambda: parse_dependencies(root.tables("dependencies")))
+    attempt(root.finish)
+    collected.raise_all()
+    forge, deprecations = _parsed(forge_and_deprecations)
     config = PipelineConfig(
-        service=parse_service(root.required_table("service")),
-        build=parse_build(root.table("build")),
-        toolchain=parse_toolchain(root.table("toolchain")),
-        lint=parse_lint(root.table("lint")),
-        tests=parse_suites(root.table("test")),
-        scan=parse_scan(root.table("scan")),
-        publish=parse_publish(root.table("publish")),
-        deploy=parse_deploy(root.table("deploy")),
+        service=_parsed(service),
+        build=_parsed(build),
+        toolchain=_parsed(toolchain),
+        lint=lint,
+        tests=_parsed(tests),
+        scan=_parsed(scan),
+        publish=publish,
+        deploy=deploy,
         forge=forge,
-        status=parse_status(status_table),
-        dependencies=parse_dependencies(root.tables("dependencies")),
+        status=_parsed(status),
+        dependencies=_parsed(dependencies),
         deprecations=deprecations,
     )
-    root.finish()
+    across = Collector()
+    across.attempt(lambda: _check_dependency_names(config, file))
+    across.attempt(lambda: _check_secret_references(config, file))
+    across.raise_all()
+    return config
+
+
+def _parsed(section: T | None) -> T:
+    """A section once every problem has been raised: parsed, so never None."""
+    if section is None:
+        raise AssertionError("a section that failed to parse was not reported")
+    return section
+
+
+def _check_dependency_names(config: PipelineConfig, file: str) -> None:
     for index, dependency in enumerate(config.dependencies):
         if dependency.name == APP_HOST:
             raise ConfigError(
@@ -232,8 +266,6 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
                 problem=f"{APP_HOST!r} is the hostname of the service under test itself",
                 fix='rename the dependency, e.g. "db" or "cache"',
             )
-    _check_secret_references(config, file)
-    return config
 
 
 def _check_secret_references(config: PipelineConfig, file: str) -> None:

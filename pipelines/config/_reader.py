@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from pipelines.errors import ConfigError, did_you_mean
+from pipelines.errors import ConfigError, did_you_mean, raise_all
 from pipelines.values import is_digest_pinned
 
 _MISSING: Any = object()
@@ -209,16 +209,19 @@ class Table:
         return value
 
     def finish(self) -> None:
-        """Reject keys nobody asked for: they are almost always typos."""
-        for name in self._data:
-            if name not in self._seen:
-                hint = did_you_mean(name, self._seen)
-                self.fail(
-                    name,
-                    f"unknown key{hint}",
-                    "remove it, or correct its spelling; known keys: "
-                    + ", ".join(sorted(self._seen)),
-                )
+        """Reject keys nobody asked for (almost always typos), all of them at once."""
+        unknown = [
+            ConfigError(
+                file=self._file,
+                key=self.key(name),
+                problem=f"unknown key{did_you_mean(name, self._seen)}",
+                fix="remove it, or correct its spelling; known keys: "
+                + ", ".join(sorted(self._seen)),
+            )
+            for name in self._data
+            if name not in self._seen
+        ]
+        raise_all(unknown)
 
 
 def _as_argv(command: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from pipelines.config._reader import Table
+from pipelines.errors import Collector
 from pipelines.suite_env import RESERVED
 
 SUITES = ("unit", "smoke", "integration", "e2e")
@@ -56,25 +58,34 @@ def parse_lint(table: Table | None) -> LintConfig | None:
 
 
 def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:
+    """Every [test.<suite>] table; each is checked on its own, all problems reported."""
     if table is None:
         return {}
+    collected = Collector()
     suites: dict[str, SuiteConfig] = {}
     for name in SUITES:
-        suite = table.table(name)
+        suite = collected.attempt(partial(table.table, name))
         if suite is None:
             continue
-        commands = suite.argv_list("commands")
-        report = suite.string("report", None, example='"reports/junit.xml"')
-        env = suite.str_map("env", ())
-        refuse_contract_names(suite, env)
-        image = _runner_image(suite, name)
-        pipelines = _pipelines(suite, name)
-        suite.finish()
-        suites[name] = SuiteConfig(
-            name=name, commands=commands, report=report, env=env, image=image, pipelines=pipelines
-        )
-    table.finish()
+        parsed = collected.attempt(partial(_parse_suite, suite, name))
+        if parsed is not None:
+            suites[name] = parsed
+    collected.attempt(table.finish)
+    collected.raise_all()
     return suites
+
+
+def _parse_suite(suite: Table, name: str) -> SuiteConfig:
+    commands = suite.argv_list("commands")
+    report = suite.string("report", None, example='"reports/junit.xml"')
+    env = suite.str_map("env", ())
+    refuse_contract_names(suite, env)
+    image = _runner_image(suite, name)
+    pipelines = _pipelines(suite, name)
+    suite.finish()
+    return SuiteConfig(
+        name=name, commands=commands, report=report, env=env, image=image, pipelines=pipelines
+    )
 
 
 def refuse_contract_names(table: Table, env: tuple[tuple[str, str], ...]) -> None:

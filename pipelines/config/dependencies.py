@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 
 from pipelines.config._reader import Table
+from pipelines.errors import Collector
 
 # Suites that run against the app as a service; unit tests never need one.
 DEPENDENCY_SUITES = ("smoke", "integration", "e2e")
@@ -77,19 +79,27 @@ def shared_secret_names(dependency: DependencyConfig) -> tuple[tuple[str, str], 
 
 
 def parse_dependencies(tables: tuple[Table, ...]) -> tuple[DependencyConfig, ...]:
-    """Parse ``[[dependencies]]`` (the result of ``root.tables("dependencies")``)."""
+    """Parse ``[[dependencies]]`` (the result of ``root.tables("dependencies")``);
+    each entry is checked on its own, all problems reported."""
+    collected = Collector()
     parsed: list[DependencyConfig] = []
     for table in tables:
-        dependency = _parse_one(table)
+        dependency = collected.attempt(partial(_parse_one, table))
+        if dependency is None:
+            continue
         # Names are lowercase labels, so distinct names also give distinct
         # <NAME>_* variables in the app.
         if any(other.name == dependency.name for other in parsed):
-            table.fail(
-                "name",
-                f"name {dependency.name!r} is already used",
-                "give each dependency a distinct name: it is its hostname",
+            collected.attempt(
+                partial(
+                    table.fail,
+                    "name",
+                    f"name {dependency.name!r} is already used",
+                    "give each dependency a distinct name: it is its hostname",
+                )
             )
         parsed.append(dependency)
+    collected.raise_all()
     return tuple(parsed)
 
 

@@ -13,8 +13,7 @@ import dagger
 import pytest
 
 from ci.trivy import JSON_REPORT
-from pipelines.errors import ChecksFailed, ConfigError, PipelinesError
-from pipelines.preflight import Problems
+from pipelines.errors import ChecksFailed, ConfigError, PipelinesError, Problems
 from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Graph
 from tests.plan.conftest import fails_with

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import PipelineConfig, load_config, parse_config
-from pipelines.dockerfile import check_build_targets, stage_names
-from pipelines.errors import ConfigError
+from pipelines.dockerfile import build_target_problems, stage_names
+from pipelines.errors import ConfigError, Problems
 from tests.conftest import REFERENCE_SERVICE
 
 MINIMAL = """
@@ -174,30 +174,21 @@ def test_stage_names_handle_flags_case_and_continuations() -> None:
 
 
 def test_missing_dockerfile_is_reported_before_any_build() -> None:
-    with pytest.raises(ConfigError) as caught:
-        check_build_targets(parse(MINIMAL), None)
-    assert caught.value.key == "build.dockerfile"
-    assert "'Dockerfile' does not exist" in caught.value.problem
+    (error,) = build_target_problems(parse(MINIMAL), None)
+    assert error.key == "build.dockerfile"
+    assert "'Dockerfile' does not exist" in error.problem
 
 
-def test_missing_build_target_lists_the_stages() -> None:
-    config = parse(MINIMAL + '[build]\ntarget = "prod"\n')
-    with pytest.raises(ConfigError) as caught:
-        check_build_targets(config, DOCKERFILE)
-    assert caught.value.key == "build.target"
-    assert "base, test, runtime" in caught.value.problem
-
-
-def test_missing_toolchain_target() -> None:
-    config = parse(MINIMAL + '[toolchain]\ntarget = "dev"\n')
-    with pytest.raises(ConfigError) as caught:
-        check_build_targets(config, DOCKERFILE)
-    assert caught.value.key == "toolchain.target"
+def test_every_missing_stage_is_reported_with_the_stages_there_are() -> None:
+    config = parse(MINIMAL + '[build]\ntarget = "prod"\n[toolchain]\ntarget = "dev"\n')
+    found = build_target_problems(config, DOCKERFILE)
+    assert [error.key for error in found] == ["build.target", "toolchain.target"]
+    assert all("base, test, runtime" in error.problem for error in found)
 
 
 def test_present_targets_pass() -> None:
     config = parse(MINIMAL + '[build]\ntarget = "runtime"\n')
-    check_build_targets(config, DOCKERFILE)
+    assert build_target_problems(config, DOCKERFILE) == []
 
 
 def test_unknown_cache_sharing_mode() -> None:
@@ -208,3 +199,59 @@ def test_unknown_cache_sharing_mode() -> None:
     )
     assert error.key == "toolchain.caches[0].sharing"
     assert '"locked"' in error.fix
+
+
+def test_every_mistake_is_reported_at_once_each_with_its_key_and_fix() -> None:
+    text = """
+[service]
+name = "svc"
+port = 8080
+helth_path = "/h"
+colour = "blue"
+
+[build]
+platforms = ["amd64"]
+
+[test.unit]
+commands = "pytest"
+
+[test.smoke]
+commands = [["s"]]
+pipelines = ["release"]
+
+[[dependencies]]
+name = "DB"
+image = "postgres:16"
+port = 5432
+
+[buidl]
+"""
+    with pytest.raises(Problems) as caught:
+        parse(text)
+    keys = [getattr(problem, "key", None) for problem in caught.value.problems]
+    assert keys == [
+        "service.helth_path",
+        "service.colour",
+        "build.platforms",
+        "test.unit.commands",
+        "test.smoke.pipelines",
+        "dependencies[0].name",
+        "buidl",
+    ]
+    message = str(caught.value)
+    assert message.startswith("7 problems to fix before anything runs:\n- svc/pipelines.toml: ")
+    assert message.count("\n    fix: ") == 7, "every problem says how to fix it"
+
+
+def test_checks_across_tables_run_once_the_tables_are_good_and_report_together() -> None:
+    text = MINIMAL.replace("port = 8080", 'port = 8080\nsecret_env = { PW = "db.PASSWORD" }')
+    pinned = '"x@sha256:' + "a" * 64 + '"'
+    with pytest.raises(Problems) as caught:
+        parse(text + f'[[dependencies]]\nname = "app"\nimage = {pinned}\nport = 1\n')
+    assert [getattr(p, "key", None) for p in caught.value.problems] == [
+        "dependencies[0].name",
+        "service.secret_env.PW",
+    ]
+    # A table with a mistake of its own: the checks that read it wait for the fix.
+    error = error_of(text + '[[dependencies]]\nname = "app"\nimage = "x"\nport = 1\n')
+    assert error.key == "dependencies[0].image"

@@ -9,8 +9,8 @@ import pytest
 
 from pipelines.config import PipelineConfig, parse_config
 from pipelines.dockerfile import Dockerfile, parse_dockerfile
-from pipelines.errors import ConfigError
-from pipelines.preflight import Problems, ServiceFacts, check, problems, resolve
+from pipelines.errors import ConfigError, Problems
+from pipelines.preflight import ServiceFacts, prepare, problems, resolve
 
 SERVICE = """\
 [service]
@@ -29,11 +29,12 @@ report = "reports/unit.xml"
 {tests}
 """
 
-DOCKERFILE = parse_dockerfile(
+DOCKERFILE_TEXT = (
     "FROM node:20 AS base\nWORKDIR /app\n"
     "FROM base AS test\nRUN npm ci\n"
     "FROM base AS runtime\nEXPOSE 3000\n"
 )
+DOCKERFILE = parse_dockerfile(DOCKERFILE_TEXT)
 PUBLISH = """\
 [publish]
 registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -137,17 +138,38 @@ def test_a_report_outside_the_working_directory_is_refused_for_every_run() -> No
     assert keys(found) == ["test.unit.report"]
 
 
-def test_check_raises_one_problem_as_itself_and_several_together() -> None:
-    facts = ServiceFacts(dockerfile=DOCKERFILE, overlay_found=False)
+def test_prepare_raises_one_problem_as_itself_and_several_together() -> None:
+    def run(*runs: str) -> PipelineConfig:
+        return prepare(
+            config(),
+            dockerfile_text=DOCKERFILE_TEXT,
+            dockerignore_text=None,
+            overlay_found=False,
+            runs=runs,
+            file="svc/pipelines.toml",
+        )
+
     with pytest.raises(ConfigError, match="no \\[publish\\] table"):
-        check(config(), facts, runs=("release",))
+        run("release")
     with pytest.raises(Problems) as caught:
-        check(config(), facts, runs=("dev", "publish"), file="svc/pipelines.toml")
+        run("dev", "publish")
     assert str(caught.value).startswith("3 problems to fix before anything runs:\n- ")
     found = keys(list(caught.value.problems))
     assert found == ["publish", "deploy", "test.smoke"], "each problem once"
     assert "- svc/pipelines.toml: publish: no [publish] table" in str(caught.value)
-    check(config(), facts, runs=("pre-merge",))
+    assert run("pre-merge").toolchain.workdir == "/app"
+
+
+def test_prepare_reports_a_missing_stage_with_the_runs_problems_and_not_its_port() -> None:
+    text = SERVICE.format(service="", toolchain="", tests="").replace('"runtime"', '"prod"')
+    with pytest.raises(Problems) as caught:
+        prepare(
+            parse_config(text),
+            dockerfile_text=DOCKERFILE_TEXT,
+            dockerignore_text=None,
+            runs=("app", "release"),
+        )
+    assert keys(list(caught.value.problems)) == ["build.target", "publish"]
 
 
 def test_nothing_is_checked_for_a_run_it_does_not_know() -> None:
