@@ -9,7 +9,8 @@ commit statuses and writes ``run.json``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import dagger
 from dagger import dag
@@ -19,6 +20,7 @@ from ci.registry import Login
 from ci.results import PipelineRun
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DevDeployTarget
+from pipelines.plans import PipelinePlan, PlannedStep, plan_pipeline
 from pipelines.publishing import PublishPlan
 from pipelines.run_record import RECORD_FILE
 from pipelines.run_record import to_json as run_json
@@ -27,6 +29,7 @@ from pipelines.stepgraph import Step, pipeline
 from pipelines.values import Branch, CommitId
 
 Steps = list[Step[dagger.File]]
+T = TypeVar("T")
 
 
 def dev(
@@ -39,46 +42,13 @@ def dev(
     branch: Branch,
 ) -> Steps:
     """lint, unit and build at once -> publish -> deploy -> the dev suites against it."""
-    checks = _checks(source, config, "dev")
-    gate = tuple(step.name for step in checks)
-    return [
-        *checks,
-        steps.publish(source, config, plan, login, depends_on=gate),
-        steps.deploy(target, config, branch),
-        *(
-            steps.suite(source, config, suite.name, depends_on=("deploy",), against="deploy")
-            for suite in config.suites_for("dev")
-            if suite.name != "unit"
-        ),
-    ]
+    makers = _Makers(source, config, publish=plan, login=login, target=target, branch=branch)
+    return makers.steps(plan_pipeline(config, "dev", branch=branch))
 
 
 def pre_merge(source: dagger.Directory, config: PipelineConfig) -> Steps:
     """lint, unit and build at once -> the other suites and the scan at once."""
-    after_build = ("build",)
-    return [
-        *_checks(source, config, "pre-merge", every_platform=False),
-        *(
-            steps.suite(source, config, suite.name, depends_on=after_build)
-            for suite in config.suites_for("pre-merge")
-            if suite.name != "unit"
-        ),
-        steps.scan(source, config, run_stamp=uuid.uuid4().hex, depends_on=after_build),
-    ]
-
-
-def _checks(
-    source: dagger.Directory, config: PipelineConfig, pipeline: str, *, every_platform: bool = True
-) -> Steps:
-    """What runs first and at once: lint (when the service has [lint]), the unit
-    tests (when the pipeline runs them) and the build."""
-    first: Steps = []
-    if config.lint is not None:
-        first.append(steps.lint(source, config))
-    if any(suite.name == "unit" for suite in config.suites_for(pipeline)):
-        first.append(steps.suite(source, config, "unit"))
-    first.append(steps.build(source, config, every_platform=every_platform))
-    return first
+    return _Makers(source, config).steps(plan_pipeline(config, "pre-merge"))
 
 
 def release(
@@ -90,13 +60,49 @@ def release(
     release_of: steps.ReleaseOf,
 ) -> Steps:
     """build (every platform) -> the scan gate on each -> publish, recording release.json."""
-    return [
-        steps.build(source, config, every_platform=True),
-        steps.scan(
-            source, config, run_stamp=uuid.uuid4().hex, depends_on=("build",), every_platform=True
-        ),
-        steps.publish(source, config, plan, login, depends_on=("scan",), release=release_of),
-    ]
+    makers = _Makers(source, config, publish=plan, login=login, release_of=release_of)
+    return makers.steps(plan_pipeline(config, "release", version=release_of.version))
+
+
+@dataclass(frozen=True)
+class _Makers:
+    """Makes the step of each planned step (pipelines.plans decides which, in what
+    order, after what): the plan that `portable-pipelines plan` prints is what runs."""
+
+    source: dagger.Directory
+    config: PipelineConfig
+    publish: PublishPlan | None = None
+    login: Login | None = None
+    target: DevDeployTarget | None = None
+    branch: Branch | None = None
+    release_of: steps.ReleaseOf | None = None
+    # One vulnerability-DB download per run, shared by every scan of it.
+    run_stamp: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def steps(self, plan: PipelinePlan) -> Steps:
+        return [self.make(planned) for planned in plan.steps]
+
+    def make(self, planned: PlannedStep) -> Step[dagger.File]:
+        source, config = self.source, self.config
+        if planned.role == "lint":
+            return steps.lint(source, config, planned)
+        if planned.role == "suite":
+            return steps.suite(source, config, planned)
+        if planned.role == "build":
+            return steps.build(source, config, planned)
+        if planned.role == "scan":
+            return steps.scan(source, config, planned, run_stamp=self.run_stamp)
+        if planned.role == "publish":
+            publish, login = _given(self.publish, "publish"), _given(self.login, "login")
+            return steps.publish(source, config, planned, publish, login, release=self.release_of)
+        target, branch = _given(self.target, "target"), _given(self.branch, "branch")
+        return steps.deploy(target, config, branch, planned)
+
+
+def _given(value: T | None, name: str) -> T:
+    if value is None:  # a bug of ours: the caller prepared nothing for a planned step
+        raise ValueError(f"a planned step needs {name}, and none was prepared")
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,9 +10,9 @@ import dagger
 from dagger import dag
 
 from ci.credentials import aws_env
-from ci.images import IMAGES
 from pipelines.aws.session import AwsSession
 from pipelines.deploy_targets import DeployEnvironment, Kubectl, KubectlFactory
+from pipelines.images import IMAGES
 
 KUBECONFIG = "/root/.kube/config"
 # Where the manifests directory is mounted, and where generated files go.

@@ -15,10 +15,10 @@ import dagger
 from dagger import dag
 
 from ci import toolchain
-from ci.images import IMAGES
 from pipelines.config import APP_HOST, DependencyConfig, PipelineConfig, SuiteConfig
 from pipelines.config.dependencies import connection_env, shared_secret_names
 from pipelines.errors import PipelinesError
+from pipelines.images import IMAGES
 from pipelines.suite_env import base_url
 
 # Secret values keyed "<dependency>.<VAR>", e.g. "db.POSTGRES_PASSWORD".

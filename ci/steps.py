@@ -18,33 +18,33 @@ from ci import registry, suites, toolchain
 from ci.trivy import scan_and_gate
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DeployedApp, DevDeployment, DevDeployTarget
+from pipelines.plans import PlannedStep
 from pipelines.publishing import Published, PublishPlan
 from pipelines.release_record import RELEASE_FILE, release_json
 from pipelines.requests import SuiteRequest
-from pipelines.stepgraph import Step, StepInputs, StepOutput
+from pipelines.stepgraph import Step, StepInputs, StepOutput, StepRun
 from pipelines.values import Branch, CommitId, ImageRef
 
 Output = StepOutput[dagger.File]
 SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")
 
 
-def lint(source: dagger.Directory, config: PipelineConfig) -> Step[dagger.File]:
+def lint(
+    source: dagger.Directory, config: PipelineConfig, planned: PlannedStep
+) -> Step[dagger.File]:
     async def run(_inputs: StepInputs) -> Output:
         result = await suites.run_lint(source, config)
         return StepOutput(summary=result.summary, failure=None if result.passed else result.summary)
 
-    return Step(name="lint", run=run)
+    return _step(planned, run)
 
 
 def suite(
-    source: dagger.Directory,
-    config: PipelineConfig,
-    name: str,
-    *,
-    depends_on: tuple[str, ...] = (),
-    against: str | None = None,
+    source: dagger.Directory, config: PipelineConfig, planned: PlannedStep
 ) -> Step[dagger.File]:
-    """A test suite; ``against`` names the step whose DeployedApp it tests (else the image)."""
+    """A test suite; ``planned.against`` names the step whose DeployedApp it tests
+    (else it tests the image, run as a service)."""
+    name, against = planned.name, planned.against
 
     async def run(inputs: StepInputs) -> Output:
         url = inputs.get_as(against, DeployedApp).url if against else None
@@ -55,15 +55,17 @@ def suite(
             failure=None if result.passed else result.summary,
         )
 
-    return Step(name=name, run=run, depends_on=depends_on)
+    return _step(planned, run)
 
 
 def build(
-    source: dagger.Directory, config: PipelineConfig, *, every_platform: bool
+    source: dagger.Directory, config: PipelineConfig, planned: PlannedStep
 ) -> Step[dagger.File]:
     """Build the image: for every configured platform when it will be pushed, else
     for the engine's own platform, the very graph the suites and the scan use
     (so it is built once, not once per platform under emulation)."""
+
+    every_platform = planned.every_platform
 
     async def run(_inputs: StepInputs) -> Output:
         if every_platform:
@@ -75,16 +77,11 @@ def build(
         await toolchain.image(source, config).sync()
         return StepOutput(summary="image built (engine platform)")
 
-    return Step(name="build", run=run)
+    return _step(planned, run)
 
 
 def scan(
-    source: dagger.Directory,
-    config: PipelineConfig,
-    *,
-    run_stamp: str,
-    depends_on: tuple[str, ...],
-    every_platform: bool = False,
+    source: dagger.Directory, config: PipelineConfig, planned: PlannedStep, *, run_stamp: str
 ) -> Step[dagger.File]:
     """The Trivy gate on the engine-platform image, or on every image to be pushed.
 
@@ -94,8 +91,9 @@ def scan(
     them to code scanning and the GitLab security report.
     """
 
+    platforms = planned.platforms
+
     async def run(_inputs: StepInputs) -> Output:
-        platforms = config.build.platforms if every_platform else ()
         if not platforms:
             result = await scan_and_gate(source, config, run_stamp=run_stamp)
             reports = {f"scan/{name}": result.reports.file(name) for name in SCAN_REPORTS}
@@ -115,16 +113,16 @@ def scan(
         summary = f"scan gate passed ({', '.join(platforms)})"
         return StepOutput(summary=summary, reports=reports, failure="\n".join(failed) or None)
 
-    return Step(name="scan", run=run, depends_on=depends_on)
+    return _step(planned, run)
 
 
 def publish(
     source: dagger.Directory,
     config: PipelineConfig,
+    planned: PlannedStep,
     plan: PublishPlan,
     login: registry.Login,
     *,
-    depends_on: tuple[str, ...],
     release: ReleaseOf | None = None,
 ) -> Step[dagger.File]:
     """Push the image; its value is the :class:`Published` image, by digest.
@@ -148,7 +146,7 @@ def publish(
             )
         return StepOutput(summary=pushed.summary, value=pushed, reports=reports)
 
-    return Step(name="publish", run=run, depends_on=depends_on, kind="effect")
+    return _step(planned, run)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,15 +157,23 @@ class ReleaseOf:
     version: str
 
 
-def deploy(target: DevDeployTarget, config: PipelineConfig, branch: Branch) -> Step[dagger.File]:
+def deploy(
+    target: DevDeployTarget, config: PipelineConfig, branch: Branch, planned: PlannedStep
+) -> Step[dagger.File]:
     """Deploy the published image to dev; its value is the :class:`DeployedApp`."""
+    (published_by,) = planned.depends_on
 
     async def run(inputs: StepInputs) -> Output:
-        image = inputs.get_as("publish", Published).ref
+        image = inputs.get_as(published_by, Published).ref
         app = await target.deploy(deployment(config, image=image, branch=branch))
         return StepOutput(summary=f"{app.url} ({app.where})", value=app)
 
-    return Step(name="deploy", run=run, depends_on=("publish",), kind="effect")
+    return _step(planned, run)
+
+
+def _step(planned: PlannedStep, run: StepRun[dagger.File]) -> Step[dagger.File]:
+    """The step graph's step for a planned one: its name, dependencies and kind."""
+    return Step(name=planned.name, run=run, depends_on=planned.depends_on, kind=planned.kind)
 
 
 def deployment(config: PipelineConfig, *, image: ImageRef, branch: Branch) -> DevDeployment:

@@ -16,9 +16,9 @@ import dagger
 from dagger import dag
 
 from ci import toolchain
-from ci.images import IMAGES
 from ci.results import ScanResult
 from pipelines.config import PipelineConfig, ScanConfig
+from pipelines.images import IMAGES
 from pipelines.requests import ScanRequest
 from pipelines.scan import (
     IgnoreRule,
@@ -30,19 +30,17 @@ from pipelines.scan import (
 )
 from pipelines.scan.command import (
     CACHE_DIR,
+    IGNOREFILE,
+    JSON_REPORT,
+    OUT,
     REGISTRY_PASSWORD_ENV,
     REGISTRY_USERNAME_ENV,
-    REPORT_FORMATS,
-    convert_command,
+    TARBALL,
+    WORK,
     download_db_command,
-    scan_command,
+    scan_commands,
 )
 
-WORK = "/work"
-OUT = f"{WORK}/out"
-TARBALL = f"{WORK}/image.tar"
-IGNOREFILE = f"{WORK}/.trivyignore"
-JSON_REPORT = f"{OUT}/{REPORT_FORMATS['json'].filename}"
 DB_CACHE_KEY = "portable-pipelines-trivy-db"
 
 
@@ -75,24 +73,13 @@ def scanned(
         ctr = ctr.with_mounted_file(IGNOREFILE, ignorefile)
     if image is not None:
         ctr = ctr.with_mounted_file(TARBALL, image.as_tarball())
-        command = scan_command(config, output=JSON_REPORT, input_tarball=TARBALL)
-    else:
-        if registry_password is not None:
-            ctr = ctr.with_env_variable(REGISTRY_USERNAME_ENV, registry_username or "AWS")
-            ctr = ctr.with_secret_variable(REGISTRY_PASSWORD_ENV, registry_password)
-        command = scan_command(config, output=JSON_REPORT, image_ref=image_ref)
-    ctr = ctr.with_exec(["mkdir", "-p", OUT]).with_exec(list(command))
-    for name in ("sarif", "gitlab"):
-        ctr = ctr.with_exec(
-            list(
-                convert_command(
-                    name,
-                    json_report=JSON_REPORT,
-                    output=f"{OUT}/{REPORT_FORMATS[name].filename}",
-                    ignorefile=IGNOREFILE if ignorefile is not None else None,
-                )
-            )
-        )
+    elif registry_password is not None:
+        ctr = ctr.with_env_variable(REGISTRY_USERNAME_ENV, registry_username or "AWS")
+        ctr = ctr.with_secret_variable(REGISTRY_PASSWORD_ENV, registry_password)
+    for command in scan_commands(
+        config, image_ref=image_ref if image is None else None, ignorefile=ignorefile is not None
+    ):
+        ctr = ctr.with_exec(list(command))
     return ctr
 
 

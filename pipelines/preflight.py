@@ -108,6 +108,24 @@ def prepare(
     return resolved
 
 
+def pipelines_set_up(config: PipelineConfig) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The pipelines the config is set up for, and why each other one is not.
+
+    pre-merge needs only [service]; release pushes (it needs [publish]); dev
+    pushes and deploys (it needs [publish] and [deploy]).
+    """
+    missing = {
+        "dev": [
+            t for t, s in (("[publish]", config.publish), ("[deploy]", config.deploy)) if not s
+        ],
+        "pre-merge": [],
+        "release": [] if config.publish is not None else ["[publish]"],
+    }
+    ready = tuple(name for name, tables in missing.items() if not tables)
+    why = {name: f"no {' and no '.join(tables)}" for name, tables in missing.items() if tables}
+    return ready, why
+
+
 def overlay_kustomization(config: PipelineConfig) -> str | None:
     """Where the EKS target's overlay keeps its kustomization (None: no EKS target)."""
     deploy = config.deploy
@@ -170,7 +188,8 @@ def _overlay(config: PipelineConfig, facts: ServiceFacts, file: str) -> list[Pip
         ConfigError(
             file=file,
             key="deploy.eks.overlay",
-            problem=f"there is no {path} where overlay paths start (--manifests, else --source)",
+            problem=f"there is no {path} where overlay paths start (--manifests, else the "
+            "service directory)",
             fix="point `overlay` at the service's dev overlay, or pass --manifests with the "
             "directory that holds it (the repository root for examples/)",
         )

@@ -20,8 +20,9 @@ class ServiceConfig:
     # the deploy manifests size terminationGracePeriodSeconds from it.
     drain_seconds: int = 10
     # Environment of the app when it runs as a service under test (smoke,
-    # integration, e2e, serve). The test runner gets the same variables, so a
-    # suite can reach what the app reaches.
+    # integration, e2e, serve). A suite that never runs against a deployment
+    # gets the same variables (pipelines.suite_env), so it can reach what the
+    # app reaches.
     env: tuple[tuple[str, str], ...] = ()
     # App variables filled from a dependency's generated secret, written
     # "<dependency>.<VAR>", e.g. DATABASE_PASSWORD = "db.POSTGRES_PASSWORD".

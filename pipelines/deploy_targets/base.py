@@ -88,10 +88,24 @@ class DeployEnvironment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeployDescription:
+    """What a deploy would do, for ``portable-pipelines plan``: where, and the argv it runs."""
+
+    where: str
+    # Where the commands run (an image), or how the target runs its work.
+    runs_in: str
+    commands: tuple[tuple[str, ...], ...] = ()
+    # The URL the suites after the deploy test (with placeholders when no branch is known).
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TargetKind:
-    """One entry of the target registry: its name, what it needs, how to make it."""
+    """One entry of the target registry: its name, what it needs, how to make it,
+    and how to describe a deploy without making one."""
 
     name: str
     # True when the call must resolve AWS credentials for it (else they are optional).
     needs_aws: bool
     make: Callable[[DeployConfig, DeployEnvironment], DevDeployTarget]
+    describe: Callable[[DeployConfig, str, Branch | None], DeployDescription]

@@ -31,6 +31,7 @@ import anyio
 from pipelines.aws.names import parse_registry, registry_problem
 from pipelines.config.deploy import DeployConfig, Ec2DeployConfig
 from pipelines.deploy_targets.base import (
+    DeployDescription,
     DeployedApp,
     DeployEnvironment,
     DeployError,
@@ -296,4 +297,17 @@ def make_target(config: DeployConfig, env: DeployEnvironment) -> Ec2DevTarget:
     )
 
 
-KIND = TargetKind(name=NAME, needs_aws=True, make=make_target)
+def describe(config: DeployConfig, service: str, branch: Branch | None) -> DeployDescription:  # noqa: ARG001 - the same instances and container for every branch.
+    """Where a deploy goes; its work is a shell script sent through SSM, not an argv here."""
+    if config.ec2 is None:  # pragma: no cover - parse_deploy requires the table
+        raise ValueError("[deploy.ec2] is missing; parse_deploy requires it")
+    ec2 = config.ec2
+    return DeployDescription(
+        where=f"EC2 instances tagged {ec2.tag_key}={ec2.tag_value} ({ec2.region})",
+        runs_in="AWS-RunShellScript through SSM: docker pull, then run the container "
+        f"{ec2.container_name or service}",
+        url=ec2.url,
+    )
+
+
+KIND = TargetKind(name=NAME, needs_aws=True, make=make_target, describe=describe)

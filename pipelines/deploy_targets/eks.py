@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pipelines.config.deploy import DeployConfig, EksDeployConfig
 from pipelines.deploy_targets.base import (
+    DeployDescription,
     DeployedApp,
     DeployEnvironment,
     DeployError,
@@ -30,6 +31,7 @@ from pipelines.deploy_targets.base import (
     TargetKind,
 )
 from pipelines.errors import InputError
+from pipelines.images import IMAGES
 from pipelines.values import Branch, ImageRef
 
 NAME = "eks"
@@ -254,4 +256,28 @@ def make_target(config: DeployConfig, env: DeployEnvironment) -> EksDevTarget:
     )
 
 
-KIND = TargetKind(name=NAME, needs_aws=False, make=make_target)
+def describe(config: DeployConfig, service: str, branch: Branch | None) -> DeployDescription:
+    """The namespace, URL and kubectl argv of a deploy (placeholders without a branch)."""
+    if config.eks is None:  # pragma: no cover - parse_deploy requires the table
+        raise ValueError("[deploy.eks] is missing; parse_deploy requires it")
+    eks = config.eks
+    if branch is not None:
+        namespace = namespace_for(branch, prefix=eks.namespace_prefix)
+        url = dev_url(eks.url, namespace=namespace, branch=branch)
+    else:
+        namespace = f"{eks.namespace_prefix}-<branch-slug>"
+        url = eks.url.format(namespace=namespace, branch="<branch-slug>")
+    rollout = rollout_argv(
+        namespace=namespace,
+        deployment=eks.deployment or service,
+        timeout_seconds=eks.rollout_timeout_seconds,
+    )
+    return DeployDescription(
+        where=f"EKS cluster {eks.cluster} ({eks.region}), namespace {namespace}",
+        runs_in=f"kubectl ({IMAGES['kubectl']}), the dev overlay {eks.overlay} with the new image",
+        commands=(apply_argv(DeployEnvironment().workdir), rollout),
+        url=url,
+    )
+
+
+KIND = TargetKind(name=NAME, needs_aws=False, make=make_target, describe=describe)

@@ -144,3 +144,35 @@ def convert_command(
         ignorefile or _NO_IGNOREFILE,
         json_report,
     )
+
+
+# Where the scan works inside the Trivy container.
+WORK = "/work"
+OUT = f"{WORK}/out"
+TARBALL = f"{WORK}/image.tar"
+IGNOREFILE = f"{WORK}/.trivyignore"
+JSON_REPORT = f"{OUT}/{REPORT_FORMATS['json'].filename}"
+# Converted from the JSON report, in this order.
+CONVERTED = ("sarif", "gitlab")
+
+
+def scan_commands(
+    config: ScanConfig, *, image_ref: str | None = None, ignorefile: bool
+) -> tuple[tuple[str, ...], ...]:
+    """What a scan runs after the DB download, in order: the scan of the image
+    tarball at ``TARBALL`` (or of ``image_ref`` in a registry) into JSON, then
+    each conversion; the reports end up in ``OUT``."""
+    target = {"image_ref": image_ref} if image_ref is not None else {"input_tarball": TARBALL}
+    return (
+        ("mkdir", "-p", OUT),
+        scan_command(config, output=JSON_REPORT, **target),
+        *(
+            convert_command(
+                name,
+                json_report=JSON_REPORT,
+                output=f"{OUT}/{REPORT_FORMATS[name].filename}",
+                ignorefile=IGNOREFILE if ignorefile else None,
+            )
+            for name in CONVERTED
+        ),
+    )

@@ -13,7 +13,7 @@ import dagger
 from dagger import dag
 
 from ci.main import PortablePipelines
-from ci.trivy import JSON_REPORT
+from pipelines.scan.command import JSON_REPORT
 from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph

@@ -30,7 +30,7 @@ from dagger.client.base import Type
 from moto import mock_aws
 
 from ci.main import PortablePipelines
-from ci.trivy import JSON_REPORT
+from pipelines.scan.command import JSON_REPORT
 from tests.conftest import REFERENCE_SERVICE, ROOT
 from tests.graph import Call, Graph, render
 from tests.plan.seam import Seam, install, manifests

@@ -12,8 +12,8 @@ from typing import Any
 import dagger
 import pytest
 
-from ci.trivy import JSON_REPORT
 from pipelines.errors import ChecksFailed, ConfigError, PipelinesError, Problems
+from pipelines.scan.command import JSON_REPORT
 from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Graph
 from tests.plan.conftest import fails_with

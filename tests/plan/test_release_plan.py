@@ -14,10 +14,10 @@ import pytest
 from dagger import dag
 
 from ci.main import PipelineRun, PortablePipelines
-from ci.trivy import JSON_REPORT
 from pipelines.aws.ecr import TagExistsError
 from pipelines.errors import ChecksFailed, InputError
 from pipelines.run_record import verdict
+from pipelines.scan.command import JSON_REPORT
 from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in

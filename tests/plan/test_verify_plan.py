@@ -8,12 +8,12 @@ import dagger
 import pytest
 from dagger import dag
 
-from ci.images import IMAGES
 from ci.main import PortablePipelines
 from ci.suites import DependencyNotReady
-from ci.trivy import JSON_REPORT
 from pipelines.config import PipelineConfig, is_digest_pinned, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
+from pipelines.images import IMAGES
+from pipelines.scan.command import JSON_REPORT
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import fails_with
