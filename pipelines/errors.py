@@ -44,9 +44,28 @@ class ConfigError(PipelinesError):
     # Always says how to fix it.
     fix: str
 
-    def __init__(self, *, file: str, key: str | None, problem: str, fix: str) -> None:
+    def __init__(
+        self,
+        *,
+        file: str,
+        key: str | None,
+        problem: str,
+        fix: str,
+        goes_on: bool = False,
+        substitute: object = None,
+        typo: str | None = None,
+    ) -> None:
         self.file = file
         self.key = key
+        # Whether checking may go on past this problem to report the next ones
+        # of the same table: the check looked at this value alone. It goes on
+        # with ``substitute`` in the value's place (the example of the fix), or,
+        # when that is None, without the key.
+        self.goes_on = goes_on
+        self.substitute = substitute
+        # A key of the same table that is a typo of ``key``: read as ``key``
+        # when checking goes on, and not reported again as an unknown key.
+        self.typo = typo
         super().__init__(problem, where=f"{file}: {key}" if key else file, fix=fix)
 
 

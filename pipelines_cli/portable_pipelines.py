@@ -25,7 +25,7 @@ from pipelines.config import CONFIG_FILE, PipelineConfig, load_config
 from pipelines.dockerfile import dockerfile_path, dockerignore_path
 from pipelines.errors import InputError, PipelinesError
 from pipelines.plan_formats import FORMATS, render
-from pipelines.plans import PIPELINES, plan_pipeline
+from pipelines.plans import PIPELINES, PipelinePlan, plan_pipeline
 from pipelines.preflight import overlay_kustomization, pipelines_set_up, prepare
 from pipelines.starter import LANGUAGES, MARKERS, detect
 from pipelines.starter import render as render_starter
@@ -116,7 +116,7 @@ def run_validate(args: argparse.Namespace) -> int:
     config = load_config(args.directory / CONFIG_FILE)
     ready, why = pipelines_set_up(config)
     runs = tuple(args.pipeline or ready)
-    checked(args, config, runs=runs)
+    service_config(args.directory, runs=runs, manifests=args.manifests)
     _say(f"{args.directory / CONFIG_FILE}: no problems for {', '.join(runs)}")
     for pipeline, reason in why.items():
         if pipeline not in runs:
@@ -127,17 +127,13 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    config = checked(args, load_config(args.directory / CONFIG_FILE), runs=(args.pipeline,))
-    version = args.release_version
-    if version is None and args.pipeline == "release":
-        version = _declared_version(args.directory)
-    plan = plan_pipeline(
-        config,
+    plan = plan_of(
+        args.directory,
         args.pipeline,
-        sha=CommitId.parse(args.sha) if args.sha is not None else None,
-        branch=Branch.parse(args.branch) if args.branch is not None else None,
-        version=version,
-        ignorefile_found=(args.directory / config.scan.ignorefile).is_file(),
+        manifests=args.manifests,
+        sha=args.sha,
+        branch=args.branch,
+        version=args.release_version,
     )
     sys.stdout.write(render(plan, args.output_format))
     return OK
@@ -170,20 +166,44 @@ def run_init(args: argparse.Namespace) -> int:
     return OK
 
 
-def checked(
-    args: argparse.Namespace, config: PipelineConfig, *, runs: Sequence[str]
+def service_config(
+    directory: Path, *, runs: Sequence[str], manifests: Path | None = None
 ) -> PipelineConfig:
-    """The checks the Dagger functions run before their first container, on DIR's files."""
-    directory: Path = args.directory
+    """DIR's config, checked as the Dagger functions check it before their first
+    container for ``runs``, from the files on disk; every problem at once."""
+    config = load_config(directory / CONFIG_FILE)
     overlay = overlay_kustomization(config) if "dev" in runs else None
-    manifests: Path = args.manifests or directory
+    where = manifests or directory
     return prepare(
         config,
         dockerfile_text=_read(directory / dockerfile_path(config)),
         dockerignore_text=_read(directory / dockerignore_path(config)),
-        overlay_found=(manifests / overlay).is_file() if overlay is not None else None,
+        overlay_found=(where / overlay).is_file() if overlay is not None else None,
         runs=runs,
         file=str(directory / CONFIG_FILE),
+    )
+
+
+def plan_of(
+    directory: Path,
+    pipeline: str,
+    *,
+    manifests: Path | None = None,
+    sha: str | None = None,
+    branch: str | None = None,
+    version: str | None = None,
+) -> PipelinePlan:
+    """What ``pipeline`` would run for the service in ``directory``."""
+    config = service_config(directory, runs=(pipeline,), manifests=manifests)
+    if version is None and pipeline == "release":
+        version = _declared_version(directory)
+    return plan_pipeline(
+        config,
+        pipeline,
+        sha=CommitId.parse(sha) if sha is not None else None,
+        branch=Branch.parse(branch) if branch is not None else None,
+        version=version,
+        ignorefile_found=(directory / config.scan.ignorefile).is_file(),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipelines.config._every_problem import every_problem
 from pipelines.config._reader import Table
 from pipelines.config.build import (
     BuildConfig,
@@ -205,6 +206,12 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
             problem=f"invalid TOML: {error}",
             fix="correct the syntax at the line and column shown",
         ) from None
+    return every_problem(lambda document: _parse_document(document, file), data)
+
+
+def _parse_document(data: dict[str, Any], file: str) -> PipelineConfig:
+    """One pass over the document: every table checked on its own (see
+    _every_problem.every_problem for how checking goes on past a problem)."""
     root = Table(data, file=file, path="")
     # Each table is checked on its own, so one run lists every mistake; the
     # checks across tables run once the tables they read are known good.

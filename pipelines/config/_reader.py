@@ -10,6 +10,7 @@ give the same quality of error without repeating itself.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -39,16 +40,24 @@ class Table:
         self._file = file
         self._path = path
         self._seen: set[str] = set()
+        # The example value of each key read: what checking goes on with past a problem.
+        self._examples: dict[str, str] = {}
 
     def key(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
 
-    def fail(self, name: str | None, problem: str, fix: str) -> NoReturn:
+    def fail(self, name: str | None, problem: str, fix: str, *, goes_on: bool = False) -> NoReturn:
+        """Raise the problem with ``name``. ``goes_on``: the check looked at this value
+        alone, so checking may go on with the key's example in its place (other keys
+        do not depend on what the user meant by it)."""
+        example = self._examples.get(name) if goes_on and name is not None else None
         raise ConfigError(
             file=self._file,
             key=self.key(name) if name is not None else (self._path or None),
             problem=problem,
             fix=fix,
+            goes_on=goes_on,
+            substitute=_toml_value(example) if example is not None else None,
         )
 
     def has(self, name: str) -> bool:
@@ -56,20 +65,25 @@ class Table:
 
     def _get(self, name: str, default: Any, expected: str, example: str) -> Any:
         self._seen.add(name)
+        self._examples[name] = example
         if name in self._data:
             return self._data[name]
         if default is _MISSING:
             typo = difflib.get_close_matches(name, [str(k) for k in self._data], n=1, cutoff=0.6)
             found = f'; found "{typo[0]}": a typo?' if typo else ""
-            self.fail(
-                name,
-                f"required key is missing (expected {expected}){found}",
-                f"add `{name} = {example}` under [{self._path}]",
+            raise ConfigError(
+                file=self._file,
+                key=self.key(name),
+                problem=f"required key is missing (expected {expected}){found}",
+                fix=f"add `{name} = {example}` under [{self._path}]",
+                goes_on=True,
+                substitute=self._data[typo[0]] if typo else _toml_value(example),
+                typo=typo[0] if typo else None,
             )
         return default
 
     def _wrong(self, name: str, value: object, expected: str, example: str) -> NoReturn:
-        self.fail(
+        self._shape(
             name,
             f"expected {expected}, got {_type_name(value)} {value!r}",
             f"write it as `{name} = {example}`",
@@ -80,7 +94,7 @@ class Table:
         if value is not default and not isinstance(value, str):
             self._wrong(name, value, "a string", example)
         if isinstance(value, str) and not value.strip():
-            self.fail(name, "must not be empty", f"write it as `{name} = {example}`")
+            self._shape(name, "must not be empty", f"write it as `{name} = {example}`")
         return value
 
     def boolean(self, name: str, default: Any = _MISSING) -> Any:
@@ -105,7 +119,7 @@ class Table:
             self._wrong(name, value, "an integer", example)
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            self.fail(
+            self._shape(
                 name,
                 f"expected an integer {bounds}, got {value}",
                 f"write it as `{name} = {example}`",
@@ -127,7 +141,7 @@ class Table:
         if value is default:
             return value
         if isinstance(value, str):
-            self.fail(
+            self._shape(
                 name,
                 f"commands are argument lists, not shell strings; got {value!r}",
                 f"split it into arguments: `{name} = {_as_argv(value)}`",
@@ -147,7 +161,7 @@ class Table:
         commands = []
         for index, item in enumerate(value):
             if isinstance(item, str):
-                self.fail(
+                self._shape(
                     f"{name}[{index}]",
                     f"commands are argument lists, not shell strings; got {item!r}",
                     f"write it as {_as_argv(item)}",
@@ -173,7 +187,7 @@ class Table:
     def required_table(self, name: str) -> Table:
         table = self.table(name)
         if table is None:
-            self.fail(name, "required table is missing", f"add a [{self.key(name)}] table")
+            self._shape(name, "required table is missing", f"add a [{self.key(name)}] table")
         return table
 
     def table(self, name: str) -> Table | None:
@@ -200,13 +214,17 @@ class Table:
         example = '"docker.io/library/postgres:16@sha256:<64 hex digits>"'
         value = self.string(name, default, example=example)
         if isinstance(value, str) and not is_digest_pinned(value):
-            self.fail(
+            self._shape(
                 name,
                 f"image {value!r} is not pinned by digest",
                 "append the digest: `docker buildx imagetools inspect IMAGE` prints it; "
                 f"write `{name} = {example}`",
             )
         return value
+
+    def _shape(self, name: str | None, problem: str, fix: str) -> NoReturn:
+        """A value of the wrong type, empty, out of range or missing: checking goes on."""
+        self.fail(name, problem, fix, goes_on=True)
 
     def finish(self) -> None:
         """Reject keys nobody asked for (almost always typos), all of them at once."""
@@ -215,6 +233,7 @@ class Table:
                 file=self._file,
                 key=self.key(name),
                 problem=f"unknown key{did_you_mean(name, self._seen)}",
+                goes_on=True,
                 fix="remove it, or correct its spelling; known keys: "
                 + ", ".join(sorted(self._seen)),
             )
@@ -222,6 +241,14 @@ class Table:
             if name not in self._seen
         ]
         raise_all(unknown)
+
+
+def _toml_value(example: str) -> object:
+    """The value an example stands for, or None when it is a placeholder, not TOML."""
+    try:
+        return tomllib.loads(f"value = {example}")["value"]
+    except tomllib.TOMLDecodeError:
+        return None
 
 
 def _as_argv(command: str) -> str:

@@ -74,6 +74,7 @@ def parse_build(table: Table | None) -> BuildConfig:
                 "platforms",
                 f"{platform!r} is not an OS/architecture platform",
                 'use values like "linux/amd64" or "linux/arm64"',
+                goes_on=True,
             )
     build_args = table.str_map("build_args", ())
     table.finish()
@@ -105,6 +106,7 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
             "workdir",
             f"expected an absolute path, got {workdir!r}",
             f'write it as `workdir = "/{workdir}"`',
+            goes_on=True,
         )
     env = table.str_map("env", ())
     refuse_contract_names(table, env)
@@ -118,6 +120,7 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
                 "sharing",
                 f"unknown sharing mode {sharing!r}",
                 "use one of " + ", ".join(f'"{mode}"' for mode in CACHE_SHARING),
+                goes_on=True,
             )
         entry.finish()
         caches.append(CacheMount(path=path, key=key, sharing=sharing))

@@ -143,6 +143,7 @@ def _url(table: Table, fields: tuple[str, ...], example: str) -> str:
             "url",
             f"unknown placeholder {{{sorted(unknown)[0]}}} in {url!r}",
             f"placeholders allowed here: {allowed}",
+            goes_on=True,
         )
     parts = urlsplit(url.format(**{f: "x" for f in fields}))
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -172,6 +173,7 @@ def _parse_eks(table: Table) -> EksDeployConfig:
             "overlay",
             f"expected a path inside the service directory, got {overlay!r}",
             'write it as `overlay = "deploy/overlays/dev"`',
+            goes_on=True,
         )
     prefix = _dns_label(table, "namespace_prefix", "dev", max_length=MAX_NAMESPACE_PREFIX)
     if prefix is not None and (prefix == "kube" or prefix.startswith("kube-")):
@@ -181,6 +183,7 @@ def _parse_eks(table: Table) -> EksDeployConfig:
             f"{prefix!r} makes every branch namespace start with kube-, which Kubernetes "
             "reserves for itself",
             'choose another prefix, e.g. `namespace_prefix = "dev"`',
+            goes_on=True,
         )
     deployment = _dns_label(table, "deployment", None, max_length=253)
     image: str | None = table.string("image", None, example='"hello-service"')

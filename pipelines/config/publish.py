@@ -128,6 +128,7 @@ def parse_publish(table: Table | None) -> PublishConfig | None:
             "role_arn",
             f"{role_arn!r} is not an IAM role ARN",
             'write it as `role_arn = "arn:aws:iam::123456789012:role/ci-publish"`',
+            goes_on=True,
         )
 
     config = PublishConfig(

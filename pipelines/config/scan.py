@@ -96,6 +96,7 @@ def parse_scan(table: Table | None) -> ScanConfig:
             "timeout",
             f'expected a positive duration such as "10m" or "1h30m", got {timeout!r}',
             'write it as `timeout = "10m"`',
+            goes_on=True,
         )
     db_repositories = _repositories(table, "db_repositories", DEFAULT_DB_REPOSITORIES)
     java_db_repositories = _repositories(
@@ -121,6 +122,7 @@ def _severities(table: Table) -> tuple[str, ...]:
             "severities",
             "an empty list would let every finding pass the gate",
             'list the severities that must block, e.g. `severities = ["HIGH", "CRITICAL"]`',
+            goes_on=True,
         )
     for name in names:
         if name not in SEVERITIES:
@@ -132,6 +134,7 @@ def _severities(table: Table) -> tuple[str, ...]:
                 "severities",
                 f"unknown severity {name!r}{hint}",
                 "use any of " + ", ".join(SEVERITIES) + " (upper case)",
+                goes_on=True,
             )
     return tuple(s for s in SEVERITIES if s in names)
 

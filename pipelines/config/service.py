@@ -39,6 +39,7 @@ def parse_service(table: Table) -> ServiceConfig:
             "name",
             f"{name!r} is not a DNS label (lowercase letters, digits, '-')",
             'use a name like "hello-service": it becomes image, namespace and app names',
+            goes_on=True,
         )
     port = table.integer("port", minimum=1, maximum=65535, example="8080")
     health = table.string("health_path", "/healthz", example='"/healthz"')

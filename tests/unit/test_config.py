@@ -249,9 +249,33 @@ def test_checks_across_tables_run_once_the_tables_are_good_and_report_together()
     with pytest.raises(Problems) as caught:
         parse(text + f'[[dependencies]]\nname = "app"\nimage = {pinned}\nport = 1\n')
     assert [getattr(p, "key", None) for p in caught.value.problems] == [
-        "dependencies[0].name",
         "service.secret_env.PW",
-    ]
+        "dependencies[0].name",
+    ], "in the order the keys stand in the file"
     # A table with a mistake of its own: the checks that read it wait for the fix.
     error = error_of(text + '[[dependencies]]\nname = "app"\nimage = "x"\nport = 1\n')
     assert error.key == "dependencies[0].image"
+
+
+def test_checking_goes_on_past_a_wrong_value_to_the_next_keys_of_its_table() -> None:
+    text = '[service]\nname = "Svc"\nport = "80"\ndrain_seconds = -1\n[scan]\ntimeout = "soon"\n'
+    with pytest.raises(Problems) as caught:
+        parse(text)
+    assert [getattr(p, "key", None) for p in caught.value.problems] == [
+        "service.name",
+        "service.port",
+        "service.drain_seconds",
+        "scan.timeout",
+    ]
+
+
+def test_a_value_that_decides_its_table_stops_that_table_not_the_others() -> None:
+    text = (
+        MINIMAL.replace("port = 8080", 'port = "x"')
+        + '[forge]\nprovider = "github"\nproject = "a/b"\n'
+    )
+    with pytest.raises(Problems) as caught:
+        parse(text)
+    keys = [getattr(p, "key", None) for p in caught.value.problems]
+    # Not also "forge.repository is missing": that follows from reading project as wrong.
+    assert keys == ["service.port", "forge.project"]
