@@ -178,12 +178,6 @@ def copy_service(service: Path, destination: Path, *, link: Sequence[str] = ()) 
 # -- a live service -----------------------------------------------------------------------
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll until the condition holds; return when it did (monotonic seconds)."""
     deadline = time.monotonic() + timeout

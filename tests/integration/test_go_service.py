@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from pipelines.config import load_config
+from tests.integration.postgres import free_loopback_port
 from tests.integration.reference_services import (
     DIGEST_PINNED,
     ROOT,
@@ -30,7 +31,6 @@ from tests.integration.reference_services import (
     clean_environment,
     copy_service,
     exec_form,
-    free_loopback_port,
     hadolint,
     healthcheck_command,
     http_request_bytes,

@@ -31,7 +31,7 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.deploy_targets import DevDeployment
 from pipelines.deploy_targets.eks import plan
 from pipelines.values import Branch, ImageRef
-from tests.integration.postgres import PostgresServer
+from tests.integration.postgres import PostgresServer, free_loopback_port
 from tests.integration.reference_services import (
     DIGEST_PINNED,
     ROOT,
@@ -41,7 +41,6 @@ from tests.integration.reference_services import (
     clean_environment,
     copy_service,
     exec_form,
-    free_loopback_port,
     hadolint,
     healthcheck_command,
     http_request_bytes,
