@@ -241,6 +241,15 @@ def _start(log_path: Path, dependency: Dependency, **settings: str) -> Iterator[
         yield app
 
 
+def _local(command: list[str]) -> list[str]:
+    """A command of the image with its WORKDIR (/app) replaced by the service directory."""
+    (workdir,) = stages(DOCKERFILE.read_text(encoding="utf-8"))["base"].values("WORKDIR")
+    return [
+        str(SERVICE) + arg.removeprefix(workdir) if arg.startswith(workdir + "/") else arg
+        for arg in command
+    ]
+
+
 def _entrypoint() -> list[str]:
     """The runtime stage's ENTRYPOINT, run from the service directory (the image's /app)."""
     (entrypoint,) = stages(DOCKERFILE.read_text(encoding="utf-8"))["runtime"].values("ENTRYPOINT")
@@ -328,8 +337,8 @@ def test_without_its_database_the_app_is_alive_not_ready_and_smoke_fails(
 
 
 def test_docker_healthcheck_command_probes_the_app(service: RunningService) -> None:
-    """The image's HEALTHCHECK, run as Docker runs it (from the WORKDIR), against the live app."""
-    command = healthcheck_command(stages(DOCKERFILE.read_text(encoding="utf-8"))["runtime"])
+    """The image's HEALTHCHECK, run against the live app (the image's /app is SERVICE)."""
+    command = _local(healthcheck_command(stages(DOCKERFILE.read_text(encoding="utf-8"))["runtime"]))
     assert command[0] == "node", command
     healthy = run_command(command, cwd=SERVICE, env=_environment({"PORT": str(service.port)}))
     nothing_listening = run_command(
@@ -458,8 +467,8 @@ def test_dockerfile_shape() -> None:
     assert runtime.values("EXPOSE") == [str(CONFIG.service.port)]
     assert runtime.values("STOPSIGNAL") == ["SIGTERM"]
     assert runtime.lines[-1].startswith("ENTRYPOINT ")
-    probe = healthcheck_command(runtime)
-    assert CONFIG.service.health_path in (SERVICE / probe[-1]).read_text(encoding="utf-8")
+    probe = _local(healthcheck_command(runtime))
+    assert CONFIG.service.health_path in Path(probe[-1]).read_text(encoding="utf-8")
     # The runtime gets production dependencies only.
     dependencies = found["dependencies"].values("RUN")
     assert dependencies == [
