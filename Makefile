@@ -26,7 +26,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed
+# The Node reference service's own dependencies (pg, ESLint), pinned in its
+# package-lock.json: the integration tier and the service-lint-node hook run
+# its suites and lint from examples/node-service, next to them, as its
+# Dockerfile's test stage does in /app.
+NODE_SERVICE := examples/node-service
+$(NODE_SERVICE)/node_modules/.installed: $(NODE_SERVICE)/package.json $(NODE_SERVICE)/package-lock.json
+	npm ci --prefix $(NODE_SERVICE) --no-audit --no-fund --ignore-scripts
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed $(NODE_SERVICE)/node_modules/.installed
 
 hooks: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
@@ -38,4 +47,4 @@ pytest: install
 	exit $$rc
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site $(NODE_SERVICE)/node_modules

@@ -16,6 +16,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_SERVICE = ROOT / "examples" / "hello-service"
+# Every reference service, one per language: hello (Python), node, go.
+REFERENCE_SERVICES = (
+    REFERENCE_SERVICE,
+    ROOT / "examples" / "node-service",
+    ROOT / "examples" / "go-service",
+)
 
 # Tiers whose tests must touch neither the network nor another process.
 _ISOLATED_TIERS = {"unit", "plan", "registration"}

@@ -21,7 +21,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from typing import Any
 
 from hello_service.app import HelloApp, Response
@@ -195,14 +194,15 @@ def main() -> int:
         logger.error("invalid configuration: %s", error)
         return 2
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal received", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # SIGTERM and SIGINT are blocked here, before any thread starts (threads
+    # inherit the mask), and taken by the main thread with sigwait below. A
+    # Python handler only runs once the main thread runs bytecode: with the
+    # listener and pool threads about, a handler was seen not to run for tens
+    # of seconds while the main thread sat in Event.wait(), so readiness kept
+    # answering 200 after SIGTERM. A blocked signal stays pending for the
+    # process until sigwait takes it: none is lost, even during start-up.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
 
     repository = PostgresGreetingRepository.open(settings)
     try:
@@ -223,7 +223,8 @@ def main() -> int:
             "drain_seconds": settings.drain_seconds,
         },
     )
-    stop.wait()
+    received = signal.sigwait(stop_signals)
+    logger.info("signal received", extra={"signal": signal.Signals(received).name})
     try:
         return drain(server, listener, settings)
     finally:
