@@ -31,6 +31,7 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.deploy_targets import DevDeployment
 from pipelines.deploy_targets.eks import plan
 from pipelines.values import Branch, ImageRef
+from pipelines_cli.portable_pipelines import service_config
 from tests.integration.postgres import PostgresServer, free_loopback_port
 from tests.integration.reference_services import (
     DIGEST_PINNED,
@@ -458,9 +459,11 @@ def test_dockerfile_shape() -> None:
     for stage in found.values():
         assert stage.image.lower() in found or DIGEST_PINNED.match(stage.image), stage
     test, runtime = found["test"], found["runtime"]
-    # The source is mounted where npm ci installed node_modules.
+    # The source is mounted where npm ci installed node_modules: the stage's own
+    # WORKDIR, which the config leaves `workdir` to.
     assert test.values("WORKDIR") == []
-    assert found["base"].values("WORKDIR") == [CONFIG.toolchain.workdir]
+    resolved = service_config(SERVICE, runs=("pre-merge",)).toolchain
+    assert found["base"].values("WORKDIR") == [resolved.workdir] == ["/app"]
     installs = [line for line in test.values("RUN") if "npm" in line]
     assert installs == ["--mount=type=cache,target=/root/.npm npm ci --ignore-scripts"]
     assert runtime.values("USER") == ["1000:1000"]

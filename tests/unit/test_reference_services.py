@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import PipelineConfig, load_config
-from pipelines.dockerfile import check_build_targets, dockerfile_path, stage_names
+from pipelines.config import PipelineConfig
+from pipelines.dockerfile import build_target_problems, dockerfile_path, stage_names
 from pipelines.values import is_digest_pinned
-from tests.conftest import REFERENCE_SERVICES
+from pipelines_cli.portable_pipelines import service_config
+from tests.conftest import REFERENCE_SERVICES, ROOT
 
 pytestmark = pytest.mark.parametrize("service", REFERENCE_SERVICES, ids=lambda path: path.name)
 
@@ -59,7 +60,10 @@ def _inherited(stages: dict[str, Stage], name: str, instruction: str) -> list[st
 
 
 def _load(service: Path) -> tuple[PipelineConfig, dict[str, Stage], str]:
-    config = load_config(service / "pipelines.toml")
+    """The config as the functions see it (resolved against the Dockerfile and
+    .dockerignore by the same checks they run), and the Dockerfile read here apart."""
+    manifests = service if (service / "deploy").is_dir() else ROOT
+    config = service_config(service, runs=("pre-merge",), manifests=manifests)
     dockerfile = (service / dockerfile_path(config)).read_text(encoding="utf-8")
     return config, _stages(dockerfile), dockerfile
 
@@ -67,7 +71,7 @@ def _load(service: Path) -> tuple[PipelineConfig, dict[str, Stage], str]:
 def test_the_config_parses_and_names_stages_its_dockerfile_has(service: Path) -> None:
     config, _, dockerfile = _load(service)
 
-    check_build_targets(config, dockerfile)  # Raises ConfigError when a stage is missing.
+    assert build_target_problems(config, dockerfile) == []
 
     assert config.service.name == service.name
     assert config.deprecations == ()

@@ -2,8 +2,8 @@
 //
 // It reaches the database the way the pipeline describes a dependency to a
 // suite: DB_HOST, DB_PORT and the generated DB_POSTGRES_PASSWORD, with the
-// service's own DB_USER and DB_NAME (its [service] env, which the test runner
-// gets too).
+// service's own DB_USER and DB_NAME (its [service] env, which a suite that
+// never runs against a deployment gets too: docs/configuration.md).
 
 import pg from 'pg';
 
