@@ -26,7 +26,8 @@ from tests.integration.lambda_zip import build_zip, run_alone
 HOME = "eu-west-1"
 OTHER = "us-east-1"
 TABLE = "cost-saver"
-OPTED_IN = [{"Key": "cost-saver", "Value": "enabled"}]
+# Opted in and positively non-production (the production guard fails closed).
+OPTED_IN = [{"Key": "cost-saver", "Value": "enabled"}, {"Key": "environment", "Value": "dev"}]
 
 pytestmark = pytest.mark.tools
 
@@ -81,7 +82,7 @@ def build_fleet() -> dict[str, Any]:
         MaxSize=4,
         DesiredCapacity=2,
         AvailabilityZones=[f"{OTHER}a"],
-        Tags=[{**OPTED_IN[0], "PropagateAtLaunch": False}],
+        Tags=[{**tag, "PropagateAtLaunch": False} for tag in OPTED_IN],
     )
     return {
         "ec2": ec2,

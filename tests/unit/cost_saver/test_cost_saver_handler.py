@@ -102,11 +102,14 @@ def test_the_handler_parks_and_restores_and_logs_one_json_line_per_resource(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     resource_lines = [line for line in lines if line["event"] == "resource"]
     assert {
-        (line["region"], line["kind"], line["id"], line["result"]) for line in resource_lines
-    } == {
-        (HOME, "autoscaling-group", "web", "done"),
-        (OTHER, "ecs-service", "apps/api", "done"),
-    }
+        (line["region"], line["kind"], line["id"])
+        for line in resource_lines
+        if line["result"] == "done"
+    } == {(HOME, "autoscaling-group", "web"), (OTHER, "ecs-service", "apps/api")}
+    # The group's own instances carry its tags: listed, and left to the group.
+    others = [line for line in resource_lines if line["result"] != "done"]
+    assert {line["result"] for line in others} <= {"skipped"}
+    assert all(line["reason"].startswith("member of Auto Scaling group web") for line in others)
     assert lines[-1]["event"] == "summary"
     assert lines[-1]["counts"]["done"] == 2
 
@@ -142,6 +145,6 @@ def test_every_client_retries_in_standard_mode_with_the_lambdas_own_user_agent()
     # The shared pipelines.aws.session.client_config, with the Lambda's own settings.
     config = client_config()
 
-    assert config.retries == {"mode": "standard", "max_attempts": RETRY_ATTEMPTS}
+    assert config.retries == {"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}
     assert RETRY_ATTEMPTS == 6
     assert config.user_agent_extra == "portable-pipelines-cost-saver"
