@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cost_saver.handler import RETRY_ATTEMPTS, client_config, lambda_handler
+from cost_saver.guard import EnvironmentGuard
+from cost_saver.handler import RETRY_ATTEMPTS, client_config, lambda_handler, lease_seconds
 from cost_saver.model import Action
 from cost_saver.settings import load_settings, parse_event
 from pipelines.errors import ConfigError
@@ -50,6 +51,10 @@ def test_settings_default_to_the_lambdas_own_region_and_the_documented_tag() -> 
     assert (settings.opt_in.key, settings.opt_in.value) == ("cost-saver", "enabled")
     assert settings.timezone.key == "UTC"
     assert settings.skip_dates == frozenset()
+    assert settings.guard == EnvironmentGuard(
+        key="environment", allowed=("dev", "development", "test", "qa", "sandbox")
+    )
+    assert settings.ceiling == 100
 
 
 def test_settings_read_every_variable() -> None:
@@ -61,9 +66,14 @@ def test_settings_read_every_variable() -> None:
             "COST_SAVER_TAG_VALUE": "yes",
             "COST_SAVER_SKIP_DATES": "2026-12-24, 2026-12-25",
             "COST_SAVER_TIMEZONE": "Europe/Paris",
+            "COST_SAVER_ENVIRONMENT_TAG": "stage",
+            "COST_SAVER_ENVIRONMENTS": " Dev, TEST ,dev",
+            "COST_SAVER_MAX_CAPACITY": "40",
         }
     )
 
+    assert settings.guard == EnvironmentGuard(key="stage", allowed=("dev", "test"))
+    assert settings.ceiling == 40
     assert settings.regions == (OTHER, HOME)
     assert (settings.opt_in.key, settings.opt_in.value) == ("park", "yes")
     assert sorted(str(day) for day in settings.skip_dates) == ["2026-12-24", "2026-12-25"]
@@ -77,6 +87,13 @@ def test_settings_read_every_variable() -> None:
         ("COST_SAVER_TIMEZONE", "Europe/Pariss", "'Europe/Pariss' is not a known IANA time zone"),
         ("COST_SAVER_REGIONS", "eu-west-1,Ireland", "'Ireland' is not a region name"),
         ("COST_SAVER_TABLE", " ", "COST_SAVER_TABLE: not set"),
+        (
+            "COST_SAVER_ENVIRONMENTS",
+            "dev, Prod",
+            "lists prod, a production environment, as non-production",
+        ),
+        ("COST_SAVER_MAX_CAPACITY", "0", "'0' is not a whole number of at least 1"),
+        ("COST_SAVER_MAX_CAPACITY", "lots", "'lots' is not a whole number of at least 1"),
     ],
 )
 def test_a_bad_variable_is_named_with_its_fix(variable: str, value: str, message: str) -> None:
@@ -148,3 +165,14 @@ def test_every_client_retries_in_standard_mode_with_the_lambdas_own_user_agent()
     assert config.retries == {"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}
     assert RETRY_ATTEMPTS == 6
     assert config.user_agent_extra == "portable-pipelines-cost-saver"
+
+
+class _Context:
+    def get_remaining_time_in_millis(self) -> int:
+        return 42_000
+
+
+def test_the_lease_lasts_as_long_as_lambda_may_still_run_plus_a_margin() -> None:
+    assert lease_seconds(_Context()) == 42 + 60
+    # Without a Lambda context (a local run): Lambda's longest run.
+    assert lease_seconds(None) == 900 + 60
