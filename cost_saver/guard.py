@@ -40,7 +40,12 @@ class EnvironmentGuard:
     """The environment tag's key and the values that mean "not production"."""
 
     key: str = DEFAULT_TAG_KEY
+    # Trimmed and lower-case (settings.py reads them so): values compare case aside.
     allowed: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+
+    def __post_init__(self) -> None:
+        if not self.allowed or any(v != v.strip().lower() or not v for v in self.allowed):
+            raise ValueError(f"allowed environments must be trimmed lower-case: {self.allowed!r}")
 
     def refusal(self, resource: Resource) -> str | None:
         """Why ``resource`` must not be touched, or None when it is positively non-production."""

@@ -59,6 +59,18 @@ class Report:
         self.general_errors.append(entry)
         self.sink({"time": _now(), "level": "ERROR", "event": "error", **entry})
 
+    def log_refusal(self, error: str) -> None:
+        """The one line of a run that refused to start (the lease is held, the table is gone)."""
+        self.sink(
+            {
+                "time": _now(),
+                "level": "ERROR",
+                "event": "refused",
+                "action": str(self.action),
+                "error": error,
+            }
+        )
+
     def add_note(self, note: str) -> None:
         self.notes.append(note)
         self.sink({"time": _now(), "level": "WARNING", "event": "note", "note": note})

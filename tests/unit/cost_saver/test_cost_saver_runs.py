@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from cost_saver.store import LeaseHeldError
 from tests.unit.cost_saver.conftest import HOME, OPTED_IN, OTHER, CostSaver, Fleet, outcomes
 
 PROD = {**OPTED_IN, "Environment": "Production"}
@@ -243,3 +246,23 @@ def test_a_saved_resource_that_was_deleted_is_reported_and_its_record_dropped(
     assert aws.saved() == {}
     assert started["errors"] == []
     assert aws.service_desired(HOME, "apps", "api") == 3
+
+
+def test_a_run_refused_by_the_lease_touches_nothing_and_says_so_in_its_log(
+    aws: Fleet, cost_saver: Callable[..., CostSaver]
+) -> None:
+    aws.group(HOME, "web", (1, 4, 2), OPTED_IN)
+    saver = cost_saver(regions=[HOME])
+    assert saver.store is not None
+    saver.store.acquire(action="start", seconds=600)
+
+    with pytest.raises(LeaseHeldError):
+        saver.run("stop")
+
+    assert aws.group_capacity(HOME, "web") == (1, 4, 2)
+    assert saver.resource_mutations() == []
+    (line,) = saver.log
+    assert (line["level"], line["event"], line["action"]) == ("ERROR", "refused", "stop")
+    assert "another run holds the saved-state lease (a start started" in str(line["error"])
+    # A dry run takes no lease, so it still reports while another run works.
+    assert saver.run("stop", dry_run=True)["counts"]["planned"] == 1  # type: ignore[index]
