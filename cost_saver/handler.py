@@ -119,14 +119,7 @@ def _acquire(report: Report, store: StateStore, seconds: float) -> Lease:
         lease = store.acquire(action=str(report.action), seconds=seconds)
     except (LeaseHeldError, StoreError) as error:
         # One line for Logs Insights; the raise makes the run an error, so the alarm fires.
-        report.sink(
-            {
-                "level": "ERROR",
-                "event": "refused",
-                "action": str(report.action),
-                "error": str(error),
-            }
-        )
+        report.log_refusal(str(error))
         raise
     if lease.took_over:
         held = lease.took_over
