@@ -222,7 +222,8 @@ class _Region:
             refusal = self._refusal(resource)
             saved_earlier = resource.id in entries
             if refusal:
-                if saved_earlier and not resource.parked:
+                # Dropped only when it surely runs: one in transition may end up parked.
+                if saved_earlier and not resource.parked and not resource.blocked:
                     del entries[resource.id]
                     refusal += "; it runs, so the capacity saved for it earlier was dropped"
                 elif saved_earlier:
@@ -347,16 +348,19 @@ class _Region:
             )
             return False
         refusal = self._refusal(resource)
-        if refusal and resource.parked:
+        # Blocked (in transition, say still stopping) may well end up parked: kept, and loud.
+        if refusal and (resource.parked or resource.blocked):
             self._outcome(
                 resource,
                 Result.FAILED,
                 saved=saved,
                 reason=format_error(
                     None,
-                    f"parked by the cost saver, but now {refusal}: left parked",
+                    f"parked by the cost saver, but now {refusal}: left as it is, saved "
+                    "capacity kept",
                     f"restore it by hand ({kind.restore_command(self.name, resource.id, saved)}) "
-                    "and delete its saved entry, or undo that change and run start again",
+                    "and delete its saved entry, or undo that change (or wait for it to settle) "
+                    "and run start again",
                 ),
             )
             return False

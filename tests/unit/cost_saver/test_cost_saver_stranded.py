@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 
 import pytest
 
 from cost_saver.guard import EnvironmentGuard
-from cost_saver.model import Parent, Resource
+from cost_saver.kinds import REGISTRY
+from cost_saver.kinds.auto_scaling_groups import AutoScalingGroups
+from cost_saver.model import OptIn, Parent, RegionClients, Resource
 from tests.unit.cost_saver.conftest import HOME, OPTED_IN, CostSaver, Fleet, outcomes
 
 
@@ -203,7 +206,7 @@ def test_a_parked_group_that_may_no_longer_be_touched_fails_and_keeps_its_record
     (error,) = raised.report.errors()
     message = str(error["error"])
     assert message.startswith(f"parked by the cost saver, but now {expected}")
-    assert ": left parked\n" in message
+    assert ": left as it is, saved capacity kept\n" in message
     assert (
         "  fix: restore it by hand (aws autoscaling update-auto-scaling-group --region eu-west-1 "
         "--auto-scaling-group-name web --min-size 1 --max-size 4 --desired-capacity 2)"
@@ -245,3 +248,40 @@ def test_a_node_group_whose_cluster_became_production_overnight_fails_and_keeps_
     )
     assert "aws eks update-nodegroup-config --region eu-west-1 --cluster-name dev" in message
     assert "minSize=2,maxSize=6,desiredSize=3" in message
+
+
+class GroupsInTransition(AutoScalingGroups):
+    """Auto Scaling groups as the morning may find one: not at zero yet, still changing."""
+
+    def discover(
+        self, clients: RegionClients, opt_in: OptIn, *, also: Collection[str] = ()
+    ) -> list[Resource]:
+        return [
+            replace(
+                group,
+                capacity={**group.capacity, "desired": 1},
+                parked=False,
+                blocked="group status is Updating",
+            )
+            for group in super().discover(clients, opt_in, also=also)
+        ]
+
+
+def test_a_saved_resource_found_in_transition_keeps_its_record_and_fails(
+    aws: Fleet, cost_saver: Callable[..., CostSaver]
+) -> None:
+    aws.group(HOME, "web", (1, 4, 2), OPTED_IN)
+    cost_saver(regions=[HOME]).run("stop")
+    saved = aws.saved()
+    saver = cost_saver(
+        regions=[HOME], kinds={**REGISTRY, "autoscaling-group": GroupsInTransition()}
+    )
+
+    raised = saver.run_failing("start")
+
+    assert "UpdateAutoScalingGroup" not in saver.operations()
+    assert aws.saved() == saved
+    (error,) = raised.report.errors()
+    assert str(error["error"]).startswith(
+        "parked by the cost saver, but now group status is Updating: left as it is"
+    )
