@@ -34,13 +34,20 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     # Errors that are not one resource's: a region or a kind that could not be listed.
     general_errors: list[dict[str, str | None]] = field(default_factory=list)
+    # What an operator should know that is no error (a lease taken over from a killed run).
+    notes: list[str] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
+        level = "INFO"
+        if outcome.result is Result.FAILED:
+            level = "ERROR"
+        elif outcome.changed_while_parked:
+            level = "WARNING"
         self.sink(
             {
                 "time": _now(),
-                "level": "ERROR" if outcome.result is Result.FAILED else "INFO",
+                "level": level,
                 "event": "resource",
                 "dry_run": self.dry_run,
                 **outcome.to_json(),
@@ -51,6 +58,22 @@ class Report:
         entry: dict[str, str | None] = {"region": region, "kind": kind, "id": None, "error": error}
         self.general_errors.append(entry)
         self.sink({"time": _now(), "level": "ERROR", "event": "error", **entry})
+
+    def log_refusal(self, error: str) -> None:
+        """The one line of a run that refused to start (the lease is held, the table is gone)."""
+        self.sink(
+            {
+                "time": _now(),
+                "level": "ERROR",
+                "event": "refused",
+                "action": str(self.action),
+                "error": error,
+            }
+        )
+
+    def add_note(self, note: str) -> None:
+        self.notes.append(note)
+        self.sink({"time": _now(), "level": "WARNING", "event": "note", "note": note})
 
     @property
     def failed(self) -> bool:
@@ -77,6 +100,7 @@ class Report:
             "regions": list(self.regions),
             "skipped_because": self.skipped_because,
             "counts": self.counts(),
+            "notes": list(self.notes),
         }
 
     def to_json(self) -> dict[str, object]:

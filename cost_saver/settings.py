@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cost_saver.guard import (
+    DEFAULT_ENVIRONMENTS,
+    DEFAULT_TAG_KEY,
+    PRODUCTION_NAMES,
+    EnvironmentGuard,
+)
 from cost_saver.model import Action, OptIn
 from pipelines.errors import ConfigError, did_you_mean
 
@@ -17,6 +23,9 @@ ENVIRONMENT = "Lambda environment"
 _EVENT_KEYS = ("action", "dry_run")
 _EXAMPLE_EVENT = '{"action": "stop", "dry_run": false}'
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+# No dev group should ever come back bigger than this: a saved capacity above
+# it is refused as corrupt, and a resource above it is not parked.
+DEFAULT_MAX_CAPACITY = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +37,9 @@ class Event:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     opt_in: OptIn
+    guard: EnvironmentGuard
+    # The largest min, max, desired or count a saved capacity may hold.
+    ceiling: int
     regions: tuple[str, ...]
     skip_dates: frozenset[date]
     timezone: ZoneInfo
@@ -46,7 +58,7 @@ def parse_event(event: object) -> Event:
             fix=f"send {_EXAMPLE_EVENT} (the schedule's Input in infra/cost-saver/template.yaml)",
         )
     for key in event:
-        if key not in _EVENT_KEYS:
+        if not isinstance(key, str) or key not in _EVENT_KEYS:
             raise ConfigError(
                 file=EVENT,
                 key=str(key),
@@ -54,12 +66,18 @@ def parse_event(event: object) -> Event:
                 fix=f"send only {', '.join(_EVENT_KEYS)}, as in {_EXAMPLE_EVENT}",
             )
     action = event.get("action")
-    if action not in {a.value for a in Action}:
+    # A list or an object is no action either (and cannot even be looked up in a set).
+    if not isinstance(action, str) or action not in {a.value for a in Action}:
         hint = did_you_mean(action, [a.value for a in Action]) if isinstance(action, str) else ""
+        got = (
+            f"{type(action).__name__} {action!r}"
+            if isinstance(action, list | dict)
+            else repr(action)
+        )
         raise ConfigError(
             file=EVENT,
             key="action",
-            problem=f'expected "stop" or "start", got {action!r}{hint}',
+            problem=f'expected "stop" or "start", got {got}{hint}',
             fix=f"send {_EXAMPLE_EVENT}",
         )
     dry_run = event.get("dry_run", False)
@@ -88,12 +106,48 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     tag_value = env.get("COST_SAVER_TAG_VALUE", "").strip() or "enabled"
     return Settings(
         opt_in=OptIn(key=tag_key, value=tag_value),
+        guard=_guard(env),
+        ceiling=_ceiling(env.get("COST_SAVER_MAX_CAPACITY", "")),
         regions=_regions(env.get("COST_SAVER_REGIONS", ""), home_region),
         skip_dates=_skip_dates(env.get("COST_SAVER_SKIP_DATES", "")),
         timezone=_timezone(env.get("COST_SAVER_TIMEZONE", "").strip() or "UTC"),
         table=_table(env.get("COST_SAVER_TABLE", "")),
         home_region=home_region,
     )
+
+
+def _guard(env: Mapping[str, str]) -> EnvironmentGuard:
+    key = env.get("COST_SAVER_ENVIRONMENT_TAG", "").strip() or DEFAULT_TAG_KEY
+    raw = env.get("COST_SAVER_ENVIRONMENTS", "")
+    # Trimmed and lower-cased once here: the guard compares tag values to them case aside.
+    values = tuple(dict.fromkeys(v.strip().lower() for v in raw.split(",") if v.strip()))
+    production = sorted(set(values) & PRODUCTION_NAMES)
+    if production:
+        raise ConfigError(
+            file=ENVIRONMENT,
+            key="COST_SAVER_ENVIRONMENTS",
+            problem=f"lists {', '.join(production)}, a production environment, as non-production",
+            fix="list only the environments that may be parked, e.g. dev,test",
+        )
+    return EnvironmentGuard(key=key, allowed=values or DEFAULT_ENVIRONMENTS)
+
+
+def _ceiling(raw: str) -> int:
+    if not raw.strip():
+        return DEFAULT_MAX_CAPACITY
+    try:
+        ceiling = int(raw)
+    except ValueError:
+        ceiling = 0
+    if ceiling < 1:
+        raise ConfigError(
+            file=ENVIRONMENT,
+            key="COST_SAVER_MAX_CAPACITY",
+            problem=f"{raw!r} is not a whole number of at least 1",
+            fix=f"set it to the largest capacity a parked resource may come back to, e.g. "
+            f"{DEFAULT_MAX_CAPACITY}",
+        )
+    return ceiling
 
 
 def _regions(raw: str, default: str) -> tuple[str, ...]:

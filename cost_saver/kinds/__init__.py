@@ -2,16 +2,19 @@
 
 A kind only knows its own service: how to find the opted-in resources of a
 region with their current capacity, and how to park and restore a batch of
-them. Everything the kinds share (the production guard, saving before
-parking, restoring only what was saved) lives in ``park_and_restore.py``, so a
-new kind is one module of describe/update calls plus one line in ``REGISTRY``.
+them, what its capacity may be (its ``rule``, from ``capacity.py``), and the
+command that restores one by hand. Everything the kinds share (the
+production guard, saving before parking, the merge of overnight changes)
+lives in ``park_and_restore.py``, so a new kind is one module of
+describe/update calls plus one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
+from cost_saver.capacity import CapacityRule
 from cost_saver.kinds.aurora_clusters import AuroraClusters
 from cost_saver.kinds.auto_scaling_groups import AutoScalingGroups
 from cost_saver.kinds.ec2_instances import Ec2Instances
@@ -29,8 +32,22 @@ class ResourceKind(Protocol):
         """The kind's name in reports, logs and saved-capacity keys (never change it)."""
         ...
 
-    def discover(self, clients: RegionClients, opt_in: OptIn) -> list[Resource]:
-        """Every opted-in resource of the region, paginating every list call."""
+    def discover(
+        self, clients: RegionClients, opt_in: OptIn, *, also: Collection[str] = ()
+    ) -> list[Resource]:
+        """Every opted-in resource of the region, paginating every list call.
+
+        Plus each resource named in ``also`` that still exists, opted in or
+        not (``Resource.opted_in`` says): a start looks up what it saved, so
+        that a resource whose tag was removed overnight is told apart from
+        one that was deleted. Node groups and ECS services carry their
+        cluster's tags as ``parent``.
+        """
+        ...
+
+    @property
+    def rule(self) -> CapacityRule:
+        """What its capacity may be, and the merge a start applies."""
         ...
 
     @property
@@ -45,7 +62,11 @@ class ResourceKind(Protocol):
     def restore(
         self, clients: RegionClients, targets: Sequence[tuple[Resource, Capacity]]
     ) -> dict[str, str]:
-        """Bring each resource back to its saved capacity; return errors by id."""
+        """Bring each resource to its target capacity; return errors by id."""
+        ...
+
+    def restore_command(self, region: str, resource_id: str, capacity: Capacity) -> str:
+        """The AWS CLI line that sets ``capacity`` by hand, for the fixes in the report."""
         ...
 
 

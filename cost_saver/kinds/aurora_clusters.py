@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from cost_saver.calls import pages, park_each, restore_each
+from cost_saver.capacity import Power
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 RUNNING = "available"
@@ -15,8 +16,12 @@ STOPPED = "stopped"
 class AuroraClusters:
     name = "aurora-cluster"
     parked_values: ClassVar[Capacity] = {"status": STOPPED}
+    rule: ClassVar[Power] = Power(key="status", running=RUNNING)
 
-    def discover(self, clients: RegionClients, opt_in: OptIn) -> list[Resource]:
+    def discover(
+        self, clients: RegionClients, opt_in: OptIn, *, also: Collection[str] = ()
+    ) -> list[Resource]:
+        wanted = set(also)
         found: list[Resource] = []
         for page in pages(clients.rds, "describe_db_clusters"):
             for cluster in page["DBClusters"]:
@@ -24,7 +29,7 @@ class AuroraClusters:
                 if not str(cluster.get("Engine", "")).startswith("aurora"):
                     continue
                 tags = tags_from_pairs(cluster.get("TagList"))
-                if not opt_in.matches(tags):
+                if not opt_in.matches(tags) and cluster["DBClusterIdentifier"] not in wanted:
                     continue
                 status = str(cluster["Status"])
                 found.append(
@@ -38,6 +43,7 @@ class AuroraClusters:
                         blocked=None
                         if status in (RUNNING, STOPPED)
                         else f"status is {status}: neither running nor stopped, try again later",
+                        opted_in=opt_in.matches(tags),
                     )
                 )
         return found
@@ -52,5 +58,9 @@ class AuroraClusters:
     ) -> dict[str, str]:
         return restore_each(
             targets,
-            lambda resource, _saved: clients.rds.start_db_cluster(DBClusterIdentifier=resource.id),
+            lambda resource, _target: clients.rds.start_db_cluster(DBClusterIdentifier=resource.id),
         )
+
+    def restore_command(self, region: str, resource_id: str, capacity: Capacity) -> str:
+        del capacity  # Available is the only capacity.
+        return f"aws rds start-db-cluster --region {region} --db-cluster-identifier {resource_id}"

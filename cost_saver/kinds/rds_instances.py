@@ -6,10 +6,11 @@ cluster (``aurora_clusters.py``), and RDS refuses to stop them one by one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from cost_saver.calls import pages, park_each, restore_each
+from cost_saver.capacity import Power
 from cost_saver.model import Capacity, OptIn, RegionClients, Resource, tags_from_pairs
 
 RUNNING = "available"
@@ -19,13 +20,17 @@ STOPPED = "stopped"
 class RdsInstances:
     name = "rds-instance"
     parked_values: ClassVar[Capacity] = {"status": STOPPED}
+    rule: ClassVar[Power] = Power(key="status", running=RUNNING)
 
-    def discover(self, clients: RegionClients, opt_in: OptIn) -> list[Resource]:
+    def discover(
+        self, clients: RegionClients, opt_in: OptIn, *, also: Collection[str] = ()
+    ) -> list[Resource]:
+        wanted = set(also)
         found: list[Resource] = []
         for page in pages(clients.rds, "describe_db_instances"):
             for instance in page["DBInstances"]:
                 tags = tags_from_pairs(instance.get("TagList"))
-                if not opt_in.matches(tags):
+                if not opt_in.matches(tags) and instance["DBInstanceIdentifier"] not in wanted:
                     continue
                 status = str(instance["DBInstanceStatus"])
                 cluster = instance.get("DBClusterIdentifier")
@@ -38,6 +43,7 @@ class RdsInstances:
                         capacity={"status": status},
                         parked=status == STOPPED,
                         blocked=_blocked(status, cluster),
+                        opted_in=opt_in.matches(tags),
                     )
                 )
         return found
@@ -53,10 +59,14 @@ class RdsInstances:
     ) -> dict[str, str]:
         return restore_each(
             targets,
-            lambda resource, _saved: clients.rds.start_db_instance(
+            lambda resource, _target: clients.rds.start_db_instance(
                 DBInstanceIdentifier=resource.id
             ),
         )
+
+    def restore_command(self, region: str, resource_id: str, capacity: Capacity) -> str:
+        del capacity  # Available is the only capacity.
+        return f"aws rds start-db-instance --region {region} --db-instance-identifier {resource_id}"
 
 
 def _blocked(status: str, cluster: object) -> str | None:

@@ -50,8 +50,10 @@ def client_config(
     """botocore's standard retry mode, with ``max_attempts`` attempts in all."""
     from botocore.config import Config
 
+    # botocore's own "max_attempts" key counts retries only (one attempt more);
+    # "total_max_attempts" counts the first attempt too, as this module does.
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         user_agent_extra=user_agent_extra,
     )
 

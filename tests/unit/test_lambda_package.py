@@ -8,12 +8,15 @@ the handler from the unpacked zip in a fresh interpreter.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 from collections.abc import Iterable
 from types import ModuleType
 
 import grimp
 
+from cost_saver.model import AWS_SERVICES
 from tests.conftest import ROOT
 
 # What the Lambda may use of the library: the error base and the boto3 client
@@ -69,7 +72,9 @@ def test_the_lambda_uses_only_the_library_modules_it_may() -> None:
 
 def test_the_zip_holds_exactly_the_modules_the_cost_saver_reaches() -> None:
     shipped = {
-        name for _, name in package_script().files_to_ship() if not name.startswith("tzdata/")
+        name
+        for _, name in package_script().files_to_ship()
+        if name.split("/")[0] in ("cost_saver", "pipelines")
     }
     lambda_files = {
         path.relative_to(ROOT).as_posix() for path in (ROOT / "cost_saver").rglob("*.py")
@@ -79,3 +84,39 @@ def test_the_zip_holds_exactly_the_modules_the_cost_saver_reaches() -> None:
         f"in the zip, never imported: {sorted(shipped - reached)}; "
         f"imported, not in the zip: {sorted(reached - shipped)}"
     )
+
+
+def runtime_requirements(distribution: str) -> set[str]:
+    """What ``distribution`` needs installed to run: its requirements without extras."""
+    names: set[str] = set()
+    for requirement in importlib.metadata.requires(distribution) or ():
+        if "extra ==" in requirement:
+            continue
+        match = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert match is not None, requirement
+        names.add(match.group(0).lower())
+    return names
+
+
+def test_the_zip_bundles_boto3_and_all_it_needs_at_the_pinned_versions() -> None:
+    script = package_script()
+    closure: set[str] = set()
+    pending = ["boto3"]
+    while pending:
+        name = pending.pop()
+        if name not in closure:
+            closure.add(name)
+            pending += sorted(runtime_requirements(name))
+
+    assert set(script.SDK) == closure
+    pins = script.pins()
+    assert all(importlib.metadata.version(name) == pins[name] for name in script.SDK)
+
+
+def test_the_zip_carries_only_the_service_models_the_handler_calls() -> None:
+    names = [name for _, name in package_script().files_to_ship()]
+    models = {name.split("/")[2] for name in names if re.match(r"botocore/data/[^/]+/", name)}
+
+    assert models == set(AWS_SERVICES)
+    assert "botocore/data/endpoints.json" in names
+    assert not [name for name in names if name.endswith(".pyc") or "/__pycache__/" in name]

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
+import botocore.endpoint
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+from moto.core.models import botocore_stubber
 
+from cost_saver.guard import EnvironmentGuard
 from cost_saver.handler import build_clients, client_config, handle
 from cost_saver.kinds import REGISTRY, ResourceKind
 from cost_saver.model import Action, OptIn
 from cost_saver.report import ResourcesFailedError
-from cost_saver.settings import Event, Settings
+from cost_saver.settings import DEFAULT_MAX_CAPACITY, Event, Settings
 from cost_saver.store import DynamoDbStore, create_table
 
 HOME = "eu-west-1"
@@ -24,11 +31,96 @@ OTHER = "us-east-1"
 TABLE = "cost-saver-test"
 AMI = "ami-12c6146b"
 ROLE = "arn:aws:iam::123456789012:role/test"
-OPTED_IN = {"cost-saver": "enabled"}
+# Opted in, and positively non-production: the production guard fails closed.
+OPTED_IN = {"cost-saver": "enabled", "environment": "dev"}
 TODAY = date(2026, 11, 26)
 
 # Operation names that change nothing: everything else counts as mutating.
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Query", "Scan")
+
+
+# Each protocol's own throttling error: botocore's standard mode reads the code
+# (and charges a throttled retry less of its retry quota).
+_THROTTLED: Mapping[str, tuple[dict[str, str], bytes]] = {
+    "ec2": (
+        {},
+        b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit "
+        b"exceeded.</Message></Error></Errors><RequestID>injected</RequestID></Response>",
+    ),
+    "query": (
+        {},
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate "
+        b"exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>",
+    ),
+    "json": ({}, b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'),
+    "rest-json": ({"x-amzn-ErrorType": "ThrottlingException"}, b'{"message": "Rate exceeded"}'),
+}
+
+
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.content
+
+
+@dataclass(kw_only=True)
+class Throttle:
+    """Answers the first ``times`` attempts of each call with a 503 throttle (None: every one).
+
+    ``operations`` limits it to those operation names. Installed on a client
+    with :meth:`install`, in place of moto's in-process stub, so that a
+    throttled attempt never reaches moto (as a throttled request never
+    reaches the service); against moto's server it answers before any send.
+    """
+
+    times: int | None = None
+    operations: Collection[str] | None = None
+    # (service, operation, attempt) of every attempt the client made.
+    sends: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def respond(self, request: Any, event_name: str) -> AWSResponse | None:
+        _, service, operation = event_name.split(".")[:3]
+        attempt = int(request.context.get("retries", {}).get("attempt", 1))
+        self.sends.append((service, operation, attempt))
+        if self.operations is not None and operation not in self.operations:
+            return None
+        if self.times is not None and attempt > self.times:
+            return None
+        protocol = _protocol(service)
+        headers, body = _THROTTLED[protocol]
+        return AWSResponse(request.url, 503, headers, _Body(body))
+
+    def install(self, client: Any, *, in_process: bool = True) -> None:
+        events = client.meta.events
+        if in_process:
+            events.unregister("before-send", botocore_stubber)
+
+        def send(request: Any, event_name: str, **kwargs: Any) -> Any:
+            answer = self.respond(request, event_name)
+            if answer is not None or not in_process:
+                return answer
+            return botocore_stubber(request=request, event_name=event_name, **kwargs)
+
+        events.register("before-send", send)
+
+    def count(self, operation: str) -> int:
+        return sum(1 for _, name, _ in self.sends if name == operation)
+
+
+def _protocol(service: str) -> str:
+    return {"ec2": "ec2", "auto-scaling": "query", "rds": "query", "eks": "rest-json"}.get(
+        service, "json"
+    )
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore's retry sleeps, recorded instead of slept (botocore.endpoint's ``time`` only)."""
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=slept.append))
+    return slept
 
 
 def pairs(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -109,10 +201,14 @@ class Fleet:
         name: str,
         capacity: tuple[int, int, int],
         tags: Mapping[str, str],
+        *,
+        cluster_tags: Mapping[str, str] | None = None,
     ) -> None:
         eks = self.client("eks", region)
         if ("eks", cluster, region) not in self._ready:
-            eks.create_cluster(name=cluster, roleArn=ROLE, resourcesVpcConfig={})
+            eks.create_cluster(
+                name=cluster, roleArn=ROLE, resourcesVpcConfig={}, tags=dict(cluster_tags or {})
+            )
             self._ready.add(("eks", cluster, region))
         low, high, desired = capacity
         eks.create_nodegroup(
@@ -131,11 +227,21 @@ class Fleet:
         return scaling["minSize"], scaling["maxSize"], scaling["desiredSize"]
 
     def service(
-        self, region: str, cluster: str, name: str, desired: int, tags: Mapping[str, str]
+        self,
+        region: str,
+        cluster: str,
+        name: str,
+        desired: int,
+        tags: Mapping[str, str],
+        *,
+        cluster_tags: Mapping[str, str] | None = None,
     ) -> None:
         ecs = self.client("ecs", region)
         if ("ecs", cluster, region) not in self._ready:
-            ecs.create_cluster(clusterName=cluster)
+            ecs.create_cluster(
+                clusterName=cluster,
+                tags=[{"key": key, "value": value} for key, value in (cluster_tags or {}).items()],
+            )
             ecs.register_task_definition(
                 family="app", containerDefinitions=[{"name": "app", "image": "app", "memory": 64}]
             )
@@ -193,6 +299,57 @@ class Fleet:
         items = self.client("dynamodb", HOME).scan(TableName=TABLE)["Items"]
         return sorted(items, key=lambda item: (item["region"]["S"], item["resource"]["S"]))
 
+    def saved(self) -> dict[tuple[str, str, str], object]:
+        """Every saved capacity in the table, by (region, kind, id), read as raw items."""
+        return saved_capacities(self.saved_items())
+
+    def idle(self) -> set[tuple[str, str, str]]:
+        return {
+            (item["region"]["S"], item["kind"]["S"], resource_id)
+            for item in self.saved_items()
+            if "entries" in item
+            for resource_id in json.loads(item["entries"]["S"]).get("idle", [])
+        }
+
+    def put_state(
+        self,
+        region: str,
+        kind: str,
+        entries: object,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write a state item by hand, as someone editing the table would."""
+        item = {
+            "region": {"S": region},
+            "resource": {"S": f"state#{kind}#000"},
+            "layout": {"N": "2"},
+            "kind": {"S": kind},
+            "part": {"N": "0"},
+            "parts": {"N": "1"},
+            "entries": {"S": entries if isinstance(entries, str) else json.dumps(entries)},
+            **(attributes or {}),
+        }
+        self.client("dynamodb", HOME).put_item(TableName=TABLE, Item=item)
+
+    def empty_table(self) -> None:
+        """A table emptied (or replaced) overnight."""
+        dynamodb = self.client("dynamodb", HOME)
+        for item in self.saved_items():
+            dynamodb.delete_item(
+                TableName=TABLE, Key={"region": item["region"], "resource": item["resource"]}
+            )
+
+
+def saved_capacities(items: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], object]:
+    """The capacities held by state items, by (region, kind, id)."""
+    return {
+        (item["region"]["S"], item["kind"]["S"], resource_id): capacity
+        for item in items
+        if "entries" in item
+        for resource_id, capacity in json.loads(item["entries"]["S"]).get("parked", {}).items()
+    }
+
 
 @dataclass
 class CostSaver:
@@ -205,6 +362,8 @@ class CostSaver:
     session: Any = None
     clients: Any = None
     store: DynamoDbStore | None = None
+    # Moved forward by tests that need a lease to have expired.
+    clock_offset: float = 0.0
 
     def __post_init__(self) -> None:
         self.session = boto3.session.Session()
@@ -213,7 +372,7 @@ class CostSaver:
         self.store = DynamoDbStore(
             client=self.session.client("dynamodb", region_name=HOME, config=client_config()),
             table=TABLE,
-            sleep=lambda _seconds: None,
+            clock=lambda: time.time() + self.clock_offset,
         )
 
     def _count(self, model: Any, context: Mapping[str, Any], **_: Any) -> None:
@@ -232,6 +391,8 @@ class CostSaver:
         assert self.store is not None
         settings = Settings(
             opt_in=OptIn(key="cost-saver", value="enabled"),
+            guard=EnvironmentGuard(),
+            ceiling=DEFAULT_MAX_CAPACITY,
             regions=tuple(self.regions),
             skip_dates=frozenset(skip_dates),
             timezone=ZoneInfo(timezone),
@@ -253,8 +414,7 @@ class CostSaver:
             self.run(action)
         return raised.value
 
-    def register(self, event: str, handler: Callable[..., Any]) -> None:
-        """Hook every client already created (a session hook only reaches later clients)."""
+    def all_clients(self) -> list[Any]:
         assert self.store is not None
         clients = [self.store.client]
         for region_clients in self.clients.values():
@@ -265,11 +425,27 @@ class CostSaver:
                 region_clients.ecs,
                 region_clients.rds,
             ]
-        for client in clients:
+        return clients
+
+    def register(self, event: str, handler: Callable[..., Any]) -> None:
+        """Hook every client already created (a session hook only reaches later clients)."""
+        for client in self.all_clients():
             client.meta.events.register(event, handler)
+
+    def throttle(self, throttle: Throttle) -> Throttle:
+        for client in self.all_clients():
+            throttle.install(client)
+        return throttle
 
     def mutating_calls(self) -> list[tuple[str, str, str]]:
         return [call for call in self.calls if not call[1].startswith(READ_ONLY_PREFIXES)]
+
+    def resource_mutations(self) -> list[tuple[str, str, str]]:
+        """Mutating calls on the fleet itself: the lease and the state writes left out."""
+        return [call for call in self.mutating_calls() if call[0] != "dynamodb"]
+
+    def operations(self) -> list[str]:
+        return [operation for _, operation, _ in self.calls]
 
 
 def outcomes(report: Mapping[str, object]) -> dict[tuple[str, str, str], dict[str, Any]]:

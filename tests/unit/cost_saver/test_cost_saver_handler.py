@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cost_saver.handler import RETRY_ATTEMPTS, client_config, lambda_handler
+from cost_saver.guard import EnvironmentGuard
+from cost_saver.handler import RETRY_ATTEMPTS, client_config, lambda_handler, lease_seconds
 from cost_saver.model import Action
 from cost_saver.settings import load_settings, parse_event
 from pipelines.errors import ConfigError
@@ -50,6 +51,10 @@ def test_settings_default_to_the_lambdas_own_region_and_the_documented_tag() -> 
     assert (settings.opt_in.key, settings.opt_in.value) == ("cost-saver", "enabled")
     assert settings.timezone.key == "UTC"
     assert settings.skip_dates == frozenset()
+    assert settings.guard == EnvironmentGuard(
+        key="environment", allowed=("dev", "development", "test", "qa", "sandbox")
+    )
+    assert settings.ceiling == 100
 
 
 def test_settings_read_every_variable() -> None:
@@ -61,9 +66,14 @@ def test_settings_read_every_variable() -> None:
             "COST_SAVER_TAG_VALUE": "yes",
             "COST_SAVER_SKIP_DATES": "2026-12-24, 2026-12-25",
             "COST_SAVER_TIMEZONE": "Europe/Paris",
+            "COST_SAVER_ENVIRONMENT_TAG": "stage",
+            "COST_SAVER_ENVIRONMENTS": " Dev, TEST ,dev",
+            "COST_SAVER_MAX_CAPACITY": "40",
         }
     )
 
+    assert settings.guard == EnvironmentGuard(key="stage", allowed=("dev", "test"))
+    assert settings.ceiling == 40
     assert settings.regions == (OTHER, HOME)
     assert (settings.opt_in.key, settings.opt_in.value) == ("park", "yes")
     assert sorted(str(day) for day in settings.skip_dates) == ["2026-12-24", "2026-12-25"]
@@ -77,6 +87,13 @@ def test_settings_read_every_variable() -> None:
         ("COST_SAVER_TIMEZONE", "Europe/Pariss", "'Europe/Pariss' is not a known IANA time zone"),
         ("COST_SAVER_REGIONS", "eu-west-1,Ireland", "'Ireland' is not a region name"),
         ("COST_SAVER_TABLE", " ", "COST_SAVER_TABLE: not set"),
+        (
+            "COST_SAVER_ENVIRONMENTS",
+            "dev, Prod",
+            "lists prod, a production environment, as non-production",
+        ),
+        ("COST_SAVER_MAX_CAPACITY", "0", "'0' is not a whole number of at least 1"),
+        ("COST_SAVER_MAX_CAPACITY", "lots", "'lots' is not a whole number of at least 1"),
     ],
 )
 def test_a_bad_variable_is_named_with_its_fix(variable: str, value: str, message: str) -> None:
@@ -102,11 +119,14 @@ def test_the_handler_parks_and_restores_and_logs_one_json_line_per_resource(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     resource_lines = [line for line in lines if line["event"] == "resource"]
     assert {
-        (line["region"], line["kind"], line["id"], line["result"]) for line in resource_lines
-    } == {
-        (HOME, "autoscaling-group", "web", "done"),
-        (OTHER, "ecs-service", "apps/api", "done"),
-    }
+        (line["region"], line["kind"], line["id"])
+        for line in resource_lines
+        if line["result"] == "done"
+    } == {(HOME, "autoscaling-group", "web"), (OTHER, "ecs-service", "apps/api")}
+    # The group's own instances carry its tags: listed, and left to the group.
+    others = [line for line in resource_lines if line["result"] != "done"]
+    assert {line["result"] for line in others} <= {"skipped"}
+    assert all(line["reason"].startswith("member of Auto Scaling group web") for line in others)
     assert lines[-1]["event"] == "summary"
     assert lines[-1]["counts"]["done"] == 2
 
@@ -142,6 +162,17 @@ def test_every_client_retries_in_standard_mode_with_the_lambdas_own_user_agent()
     # The shared pipelines.aws.session.client_config, with the Lambda's own settings.
     config = client_config()
 
-    assert config.retries == {"mode": "standard", "max_attempts": RETRY_ATTEMPTS}
+    assert config.retries == {"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}
     assert RETRY_ATTEMPTS == 6
     assert config.user_agent_extra == "portable-pipelines-cost-saver"
+
+
+class _Context:
+    def get_remaining_time_in_millis(self) -> int:
+        return 42_000
+
+
+def test_the_lease_lasts_as_long_as_lambda_may_still_run_plus_a_margin() -> None:
+    assert lease_seconds(_Context()) == 42 + 60
+    # Without a Lambda context (a local run): Lambda's longest run.
+    assert lease_seconds(None) == 900 + 60
