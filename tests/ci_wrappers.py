@@ -329,8 +329,7 @@ def input_problems(
         text = str(value)
         if wanted.options and text not in wanted.options:
             problems.append(
-                f"{where}: input {name!r} is {text!r}: set it to one of "
-                f"{', '.join(wanted.options)}"
+                f"{where}: input {name!r} is {text!r}: set it to one of {', '.join(wanted.options)}"
             )
         if wanted.regex and not re.search(wanted.regex, text):
             problems.append(
@@ -365,9 +364,7 @@ class _Symbolic(dict[str, Value]):
     PREFIXES = ("github.", "vars.", "steps.", "env.", "runner.")
 
     def __contains__(self, key: object) -> bool:
-        return super().__contains__(key) or (
-            isinstance(key, str) and key.startswith(self.PREFIXES)
-        )
+        return super().__contains__(key) or (isinstance(key, str) and key.startswith(self.PREFIXES))
 
     def __missing__(self, key: str) -> Value:
         return f"<{key}>"
@@ -552,9 +549,7 @@ def gitlab_jobs(document: Mapping[str, Any], where: str) -> dict[str, dict[str, 
     }
 
 
-def component_document(
-    inputs: Mapping[str, str], path: Path = GITLAB_COMPONENT
-) -> dict[str, Any]:
+def component_document(inputs: Mapping[str, str], path: Path = GITLAB_COMPONENT) -> dict[str, Any]:
     """The component's jobs as GitLab sees them for ``inputs`` (defaults filled in)."""
     spec = gitlab_spec(path)
     problems = input_problems(inputs, spec, path.name, "see docs/ci/gitlab.md")
@@ -592,7 +587,7 @@ def _gitlab_env(job: Mapping[str, Any]) -> dict[str, str]:
     empty = [name for name, value in variables.items() if value is None]
     if empty:
         raise WrapperError(
-            f"variables {empty} are null: quote an interpolated value, `NAME: \"$[[ inputs.x ]]\"`,"
+            f'variables {empty} are null: quote an interpolated value, `NAME: "$[[ inputs.x ]]"`,'
             " so an empty input stays an empty string"
         )
     env = {str(name): str(value) for name, value in variables.items()}
@@ -605,7 +600,9 @@ def gitlab_calls(path: Path = GITLAB_COMPONENT) -> dict[str, TriggerCalls]:
     spec = gitlab_spec(path)
     defaults = {n: "x" if w.default is None else w.default for n, w in spec.items()}
     calls: dict[str, TriggerCalls] = {}
-    variants = {str(option) for option in spec["dev-target"].options} if "dev-target" in spec else {""}
+    variants = (
+        {str(option) for option in spec["dev-target"].options} if "dev-target" in spec else {""}
+    )
     for variant in sorted(variants):
         inputs = {**defaults, **({"dev-target": variant} if variant else {})}
         document = component_document(inputs, path)
@@ -858,7 +855,9 @@ def jenkins_resolve(
     problems = input_problems(inputs, library.inputs, path.name, "see docs/ci/jenkins.md")
     if problems:
         raise WrapperError("\n".join(problems))
-    values = {name: inputs.get(name, wanted.default) or "" for name, wanted in library.inputs.items()}
+    values = {
+        name: inputs.get(name, wanted.default or "") for name, wanted in library.inputs.items()
+    }
     resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
     for trigger, found in jenkins_calls(path).items():
         env: dict[str, str | None] = {
@@ -977,7 +976,9 @@ def _shape_problems(found: TriggerCalls) -> Iterator[str]:
         yield f"{found.where}: the first line must end `reports export --path=reports`"
     if "verdict" not in verdict or "--run=reports/run.json" not in verdict:
         yield f"{found.where}: the second line must be `verdict --run=reports/run.json`"
-    if {module for module, _ in calls} != {"$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}"}:
+    if {module for module, _ in calls} != {
+        "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}"
+    }:
         yield (
             f"{found.where}: both lines load the module as "
             '-m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}"'
@@ -988,7 +989,9 @@ def _shape_problems(found: TriggerCalls) -> Iterator[str]:
             f"{found.where}: AWS arguments {list(group)!r} are not {found.ci}'s; "
             f"expected {list(AWS_GROUPS[found.ci])!r}"
         )
-    needed = {name for line in found.lines for word in line for name in unconditional_references(word)}
+    needed = {
+        name for line in found.lines for word in line for name in unconditional_references(word)
+    }
     undefined = sorted(needed - found.env)
     if undefined:
         yield (
@@ -1076,7 +1079,12 @@ _GROOVY_ARG = re.compile(r"\s*(\w+)\s*:\s*(?:'([^']*)'|env\.(\w+))\s*,?\s*")
 
 def read_jenkins_caller(path: Path) -> Caller:
     text = path.read_text(encoding="utf-8")
-    annotation = re.search(r"^@Library\('([^']+)'\)\s+_\s*$", text, flags=re.M)
+    # The linter reads `_` as an unused variable: the file may say so on the line.
+    annotation = re.search(
+        r"^@Library\('([^']+)'\)\s+_\s*(?://\s*groovylint-disable-line UnusedVariable)?$",
+        text,
+        flags=re.M,
+    )
     dynamic = re.search(
         r"^library identifier: '([^']+)', retriever: legacySCM\(scm\)\s*$", text, flags=re.M
     )
