@@ -8,11 +8,14 @@ on broken copies.
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from tests.ci_wrappers import (
     DAGGER_VERSION,
@@ -20,10 +23,12 @@ from tests.ci_wrappers import (
     GITHUB_WORKFLOWS,
     GITLAB_COMPONENT,
     JENKINS_LIBRARY,
+    MODULE_ADDRESS,
     PROJECT_WORKFLOWS,
     REUSABLE_WORKFLOW,
     SHARED_INPUTS,
     TRIGGERS,
+    JenkinsLibrary,
     WrapperError,
     aws_group,
     component_document,
@@ -36,9 +41,11 @@ from tests.ci_wrappers import (
     gitlab_trigger,
     jenkins_library,
     load_yaml,
+    module_signatures,
     read_github_caller,
     sh_scripts,
 )
+from tests.module_release import ROOT, project_version
 
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 # Callers reference the entry point by its release tag (a protected tag:
@@ -83,7 +90,9 @@ def input_check_scripts(
 
 
 def _component_defaults(component: Path) -> dict[str, str]:
-    return {n: f"<{n}>" if w.default is None else w.default for n, w in gitlab_spec(component).items()}
+    return {
+        n: f"<{n}>" if w.default is None else w.default for n, w in gitlab_spec(component).items()
+    }
 
 
 # --- GitHub Actions ------------------------------------------------------------------
@@ -161,6 +170,17 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
     if not isinstance(permissions, Mapping):
         yield f"{where}: no job-level permissions map"
         permissions = {}
+    yield from _github_secret_problems(where, env, steps)
+    yield from _github_permission_problems(where, trigger, permissions, uses)
+    for step in steps:
+        yield from _github_step_problems(where, trigger, step)
+    yield from _github_order_problems(where, steps)
+    yield from _github_report_problems(where, trigger, steps, uses)
+
+
+def _github_secret_problems(
+    where: str, env: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
+) -> Iterator[str]:
     if RUNNER_HOST in env or any(RUNNER_HOST in (step.get("env") or {}) for step in steps):
         yield f"{where}: sets {RUNNER_HOST}; leave it to the runner (shared engine)"
     for name, value in env.items():
@@ -174,6 +194,11 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
             step.get("env") or {}
         ):
             yield f"{where}: DAGGER_CLOUD_TOKEN (optional secret) is not passed to a dagger step"
+
+
+def _github_permission_problems(
+    where: str, trigger: str, permissions: Mapping[str, Any], uses: Sequence[str]
+) -> Iterator[str]:
     aws = "aws-actions/configure-aws-credentials" in uses
     if aws != (permissions.get("id-token") == "write"):
         yield f"{where}: id-token: write is for the AWS OIDC step, and only with it"
@@ -189,10 +214,6 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
     extra = set(permissions) - {"contents", "id-token", "statuses", "security-events", "actions"}
     if extra or any(value not in ("read", "write") for value in permissions.values()):
         yield f"{where}: permissions beyond what the job uses: {dict(permissions)!r}"
-    for step in steps:
-        yield from _github_step_problems(where, trigger, step)
-    yield from _github_order_problems(where, steps)
-    yield from _github_report_problems(where, trigger, steps, uses)
 
 
 def _github_step_problems(where: str, trigger: str, step: Mapping[str, Any]) -> Iterator[str]:
@@ -401,7 +422,10 @@ def _gitlab_job_problems(
         yield f"{where}: the id_token needs the AWS provider's audience (aud)"
     role = (job.get("variables") or {}).get("PIPELINES_AWS_ROLE")
     if uses_aws and role != f"<{trigger}-aws-role>":
-        yield f'{where}: the {trigger} job exchanges its token for its own role, "$[[ inputs.{trigger}-aws-role ]]"'
+        yield (
+            f"{where}: the {trigger} job exchanges its token for its own role, "
+            f'"$[[ inputs.{trigger}-aws-role ]]"'
+        )
     artifacts = job.get("artifacts") or {}
     reports = artifacts.get("reports") or {}
     if artifacts.get("when") != "always":
@@ -449,6 +473,11 @@ def jenkins_structure_problems(path: Path = JENKINS_LIBRARY) -> list[str]:
             problems.append(f"{where}: no stage('{name}')")
     if problems:
         return problems
+    return _jenkins_stage_problems(where, library)
+
+
+def _jenkins_stage_problems(where: str, library: JenkinsLibrary) -> list[str]:
+    problems = []
     for name, stage in library.stages.items():
         for literal in sh_scripts(stage.text):
             if literal.quote not in {"'''", "'"}:
@@ -479,4 +508,88 @@ def jenkins_structure_problems(path: Path = JENKINS_LIBRARY) -> list[str]:
     check, node = text.find("inputProblems(given)"), text.find("node(")
     if check < 0 or node < 0 or check > node:
         problems.append(f"{where}: call() checks inputProblems(given) before node(...)")
+    return problems
+
+
+# --- dagger check in a service repository: its dagger.json --------------------------------
+
+# The keys of a dagger.json the engine reads (core/modules/config.go on the
+# v0.21 branch: ModuleConfig, ModuleConfigDependency, ModuleConfigArgument)
+# that a service's file may use; a misspelt key, which the engine would
+# ignore, fails here.
+SERVICE_DAGGER_JSON: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "engineVersion", "toolchains"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "engineVersion": {"type": "string", "pattern": r"^v\d+\.\d+\.\d+$"},
+        "toolchains": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "source"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "source": {"type": "string"},
+                    "pin": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+                    "ignoreChecks": {"type": "array", "items": {"type": "string"}},
+                    "customizations": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["argument"],
+                            "properties": {
+                                "function": {"type": "array", "items": {"type": "string"}},
+                                "argument": {"type": "string"},
+                                "default": {"type": "string"},
+                                "defaultPath": {"type": "string"},
+                                "defaultAddress": {"type": "string"},
+                                "ignore": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def service_dagger_json_problems(path: Path) -> list[str]:
+    config = json.loads(path.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(SERVICE_DAGGER_JSON)
+    problems = [
+        f"{path.name}: {'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
+        for e in validator.iter_errors(config)
+    ]
+    if problems:
+        return problems
+    ours = json.loads((ROOT / "dagger.json").read_text(encoding="utf-8"))
+    if config["engineVersion"] != ours["engineVersion"]:
+        problems.append(f"{path.name}: engineVersion must be the module's, {ours['engineVersion']}")
+    toolchains = [t for t in config["toolchains"] if t["name"] == ours["name"]]
+    if len(toolchains) != 1:
+        return [*problems, f"{path.name}: one toolchain named {ours['name']!r}"]
+    (toolchain,) = toolchains
+    tag = f"v{project_version()}"
+    if toolchain["source"] != f"{MODULE_ADDRESS}@{tag}":
+        problems.append(
+            f"{path.name}: the toolchain's source must be {MODULE_ADDRESS}@{tag}, the release "
+            "the CI files pin"
+        )
+    constructor = module_signatures().constructor
+    source = [
+        c
+        for c in toolchain.get("customizations", [])
+        if c["argument"] == "source" and not c.get("function")
+    ]
+    if "source" not in constructor or [c.get("defaultPath") for c in source] != ["."]:
+        problems.append(
+            f'{path.name}: customize the constructor\'s `source` with defaultPath ".": '
+            "otherwise `dagger check` checks the module's own reference service"
+        )
     return problems

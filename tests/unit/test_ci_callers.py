@@ -10,18 +10,15 @@ service it names.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
 
+from tests.ci_policies import service_dagger_json_problems
 from tests.ci_wrappers import (
     JENKINS_LIBRARY,
     MODULE_ADDRESS,
-    ROOT,
     SERVICE_FILES,
     TRIGGERS,
     Caller,
@@ -200,8 +197,14 @@ def test_a_bad_input_is_named_with_its_fix(name: str, service: Path) -> None:
 
 
 def test_a_caller_that_cannot_be_read_is_named(service: Path) -> None:
-    edit(service / "Jenkinsfile", "portablePipelines(\n", "portablePipelines(\n    devTarget: TARGET,\n")
-    with pytest.raises(WrapperError, match=r"Jenkinsfile: cannot read the argument at .devTarget: TARGET"):
+    edit(
+        service / "Jenkinsfile",
+        "portablePipelines(\n",
+        "portablePipelines(\n    devTarget: TARGET,\n",
+    )
+    with pytest.raises(
+        WrapperError, match=r"Jenkinsfile: cannot read the argument at .devTarget: TARGET"
+    ):
         read_caller(service / "Jenkinsfile")
 
 
@@ -234,93 +237,17 @@ def test_input_problems_names_the_input_and_the_fix() -> None:
 
 def test_a_local_entry_point_must_run_the_checkout() -> None:
     caller = Caller(
-        "gitlab", "x", "$CI_SERVER_FQDN/$CI_PROJECT_PATH/pipelines@$CI_COMMIT_SHA", True, None,
+        "gitlab",
+        "x",
+        "$CI_SERVER_FQDN/$CI_PROJECT_PATH/pipelines@$CI_COMMIT_SHA",
+        True,
+        None,
         {"module-version": TAG, "dev-aws-role": "a", "release-aws-role": "b"},
     )
     assert any('pass module "." and an empty module-version' in p for p in caller_problems(caller))
 
 
 # --- dagger check in a service repository: its dagger.json -----------------------------------
-
-# The keys of a dagger.json the engine reads (core/modules/config.go on the
-# v0.21 branch: ModuleConfig, ModuleConfigDependency, ModuleConfigArgument)
-# that a service's file may use; a misspelt key, which the engine would
-# ignore, fails here.
-SERVICE_DAGGER_JSON: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "engineVersion", "toolchains"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "engineVersion": {"type": "string", "pattern": r"^v\d+\.\d+\.\d+$"},
-        "toolchains": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "source"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "source": {"type": "string"},
-                    "pin": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
-                    "ignoreChecks": {"type": "array", "items": {"type": "string"}},
-                    "customizations": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["argument"],
-                            "properties": {
-                                "function": {"type": "array", "items": {"type": "string"}},
-                                "argument": {"type": "string"},
-                                "default": {"type": "string"},
-                                "defaultPath": {"type": "string"},
-                                "defaultAddress": {"type": "string"},
-                                "ignore": {"type": "array", "items": {"type": "string"}},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-
-
-def service_dagger_json_problems(path: Path) -> list[str]:
-    config = json.loads(path.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(SERVICE_DAGGER_JSON)
-    problems = [
-        f"{path.name}: {'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
-        for e in validator.iter_errors(config)
-    ]
-    if problems:
-        return problems
-    ours = json.loads((ROOT / "dagger.json").read_text(encoding="utf-8"))
-    if config["engineVersion"] != ours["engineVersion"]:
-        problems.append(f"{path.name}: engineVersion must be the module's, {ours['engineVersion']}")
-    toolchains = [t for t in config["toolchains"] if t["name"] == ours["name"]]
-    if len(toolchains) != 1:
-        return [*problems, f"{path.name}: one toolchain named {ours['name']!r}"]
-    (toolchain,) = toolchains
-    if toolchain["source"] != f"{MODULE_ADDRESS}@{TAG}":
-        problems.append(
-            f"{path.name}: the toolchain's source must be {MODULE_ADDRESS}@{TAG}, the release "
-            "the CI files pin"
-        )
-    constructor = module_signatures().constructor
-    source = [
-        c
-        for c in toolchain.get("customizations", [])
-        if c["argument"] == "source" and not c.get("function")
-    ]
-    if "source" not in constructor or [c.get("defaultPath") for c in source] != ["."]:
-        problems.append(
-            f"{path.name}: customize the constructor's `source` with defaultPath \".\": "
-            "otherwise `dagger check` checks the module's own reference service"
-        )
-    return problems
 
 
 def test_the_service_dagger_json_makes_dagger_check_check_the_service() -> None:
@@ -331,7 +258,11 @@ def test_the_service_dagger_json_makes_dagger_check_check_the_service() -> None:
     ("old", "new", "says"),
     [
         ('"defaultPath": "."', '"defaultPth": "."', "'defaultPth' was unexpected"),
-        ('"argument": "source",\n          "defaultPath": "."', '"argument": "source"', "customize"),
+        (
+            '"argument": "source",\n          "defaultPath": "."',
+            '"argument": "source"',
+            "customize",
+        ),
         (f"portable-pipelines@{TAG}", "portable-pipelines@main", "the toolchain's source"),
         ('"engineVersion": "v0.21.11"', '"engineVersion": "v0.20.0"', "engineVersion must be"),
     ],

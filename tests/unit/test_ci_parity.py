@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci_expressions import expand_line
 from tests.ci_wrappers import (
     AWS_CREDENTIALS,
     GITLAB_COMPONENT,
@@ -28,11 +29,11 @@ from tests.ci_wrappers import (
     WrapperError,
     all_calls,
     call_words,
+    component_document,
     dagger_lines,
     github_job_trigger,
     gitlab_jobs,
     gitlab_trigger,
-    component_document,
     load_yaml,
     module_signatures,
     normalise,
@@ -42,7 +43,6 @@ from tests.ci_wrappers import (
     scenarios,
     signature_problems,
 )
-from tests.ci_expressions import expand_line
 
 SYSTEMS = ("github", "gitlab", "jenkins")
 
@@ -79,7 +79,9 @@ def test_each_entry_point_maps_every_trigger_to_two_dagger_calls() -> None:
         assert sorted(by_trigger) == sorted(TRIGGERS), ci
         for found in by_trigger.values():
             assert [line[:2] for line in found.lines] == [("dagger", "-m")] * 2, found.where
-            assert [call_words(line)[1][0] for line in found.lines] == ["--source=$PIPELINES_SOURCE"] * 2
+            assert [call_words(line)[1][0] for line in found.lines] == [
+                "--source=$PIPELINES_SOURCE"
+            ] * 2
 
 
 def test_the_three_entry_points_agree_as_written() -> None:
@@ -118,10 +120,10 @@ def test_kubeconfig_and_manifests_follow_the_dev_target(ci: str) -> None:
 @pytest.mark.parametrize("release_branch", ["main", "trunk"])
 def test_each_system_selects_the_same_pipeline_for_each_event(release_branch: str) -> None:
     jobs = load_yaml(REUSABLE_WORKFLOW)["jobs"]
-    github_if = {github_job_trigger(name, job, release_branch): job["if"] for name, job in jobs.items()}
-    document = component_document(
-        {**MATRIX["a service on eks"], "release-branch": release_branch}
-    )
+    github_if = {
+        github_job_trigger(name, job, release_branch): job["if"] for name, job in jobs.items()
+    }
+    document = component_document({**MATRIX["a service on eks"], "release-branch": release_branch})
     gitlab_rules = {
         gitlab_trigger(job, release_branch, name): job["rules"][0]["if"]
         for name, job in gitlab_jobs(document, "template.yml").items()
@@ -191,7 +193,9 @@ DRIFTS: dict[str, tuple[Drift, str]] = {
         "dev: line 2 of vars/portablePipelines.groovy stage dev differs",
     ),
     "GitLab adds an argument": (
-        lambda c: edit(c["component"], "pre-merge --sha=", "pre-merge --report-status=false --sha="),
+        lambda c: edit(
+            c["component"], "pre-merge --sha=", "pre-merge --report-status=false --sha="
+        ),
         "pre-merge: line 1 of templates/",
     ),
     "GitHub calls another function": (
@@ -295,7 +299,11 @@ def test_a_drifted_entry_point_fails_parity(name: str, copies: dict[str, Path]) 
 
 
 def test_a_job_on_an_unknown_trigger_is_named(copies: dict[str, Path]) -> None:
-    edit(copies["workflow"], "github.ref_type == 'branch' && github.ref_name == inputs", "github.ref_type == 'tag' && github.ref_name == inputs")
+    edit(
+        copies["workflow"],
+        "github.ref_type == 'branch' && github.ref_name == inputs",
+        "github.ref_type == 'tag' && github.ref_name == inputs",
+    )
     with pytest.raises(WrapperError, match=r"job release: `if: .*` runs for \[\]"):
         all_calls(**copies)
 

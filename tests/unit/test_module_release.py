@@ -127,4 +127,7 @@ def test_the_release_workflow_checks_then_tags() -> None:
     assert tests < check < tag
     assert job["permissions"] == {"contents": "write"}
     assert job["if"] == "github.ref == 'refs/heads/main'"
-    assert yaml.safe_dump(workflow["concurrency"]) == "cancel-in-progress: false\ngroup: release-module\n"
+    assert (
+        yaml.safe_dump(workflow["concurrency"])
+        == "cancel-in-progress: false\ngroup: release-module\n"
+    )
