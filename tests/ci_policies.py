@@ -42,8 +42,10 @@ from tests.ci_wrappers import (
     jenkins_library,
     load_yaml,
     module_signatures,
+    parse_yaml,
     read_github_caller,
     sh_scripts,
+    split_component,
 )
 from tests.module_release import ROOT, project_version
 
@@ -350,6 +352,14 @@ def gitlab_policy_problems(path: Path = GITLAB_COMPONENT) -> list[str]:
                 f"{where}: input {name!r} defaults to {spec[name].default!r}, GitHub's to "
                 f"{github[name].default!r}"
             )
+    header = parse_yaml(split_component(path)[0])
+    untyped = [
+        name
+        for name, declared in ((header.get("spec") or {}).get("inputs") or {}).items()
+        if not isinstance(declared, Mapping) or declared.get("type") != "string"
+    ]
+    if untyped:
+        problems.append(f"{where}: inputs {untyped} need `type: string` (what GitLab checks)")
     version = spec.get("module-version")
     if version is None or not version.regex:
         problems.append(f"{where}: module-version needs a `regex:` of release tags")

@@ -271,6 +271,11 @@ GITLAB_BREAKAGES = {
         "",
         "module-version needs a `regex:`",
     ),
+    "an input without a type": (
+        "    release-branch:\n      type: string\n",
+        "    release-branch:\n",
+        "inputs ['release-branch'] need `type: string`",
+    ),
     "a default that differs from GitHub's": (
         "      default: main\n",
         "      default: master\n",
