@@ -254,22 +254,9 @@ def expand_line(
     return tuple(expanded)
 
 
-def conditional_names(word: str) -> set[str]:
-    """The variables whose presence decides a ``${V:+...}`` word."""
-    return {match[0] for match in _CONDITIONAL.findall(word)}
-
-
 def unconditional_references(word: str) -> set[str]:
     """Names a word reads whatever the environment: ``$V``/``env://V`` outside ``${V:+...}``."""
     outside = _CONDITIONAL.sub("", word)
     names = {m.group(1) or m.group(2) for m in _PLAIN.finditer(outside)}
     names |= set(re.findall(r"env://(\w+)", outside))
-    return names
-
-
-def references(word: str) -> set[str]:
-    """Every name a word may read, inside conditionals too."""
-    names = {m.group(1) or m.group(2) for m in _PLAIN.finditer(_CONDITIONAL.sub(r"\2", word))}
-    names |= set(re.findall(r"env://(\w+)", word))
-    names |= {m[0] for m in _CONDITIONAL.findall(word)}
     return names

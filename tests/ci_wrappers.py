@@ -652,9 +652,6 @@ class Block:
     text: str = ""
     children: list[Block] = field(default_factory=list)
 
-    def find(self, head: str) -> list[Block]:
-        return [child for child in self.children if child.head == head]
-
     def walk(self) -> Iterator[Block]:
         for child in self.children:
             yield child
@@ -729,10 +726,6 @@ def parse_groovy(text: str, name: str = "Groovy") -> Block:
     if len(stack) != 1:
         raise WrapperError(f"{name}: unbalanced '{{'")
     return root
-
-
-def groovy_strings(text: str) -> list[GroovyString]:
-    return [literal for kind, _s, _e, literal in _scan(text) if literal is not None]
 
 
 def sh_scripts(text: str) -> list[GroovyString]:
