@@ -1,13 +1,23 @@
-"""Read the three CI wrappers back into plain data, for the parity and structure tests.
+"""Read the reusable CI entry points and their callers back into plain data.
 
-Each wrapper maps its CI's events to the same triggers (dev, pre-merge,
-release) and each trigger to the same two ``dagger call`` lines. This module
-extracts, per CI and trigger: the ``dagger call`` lines (shell continuations
-joined, split like the shell does), the environment names the job defines,
-and where they came from, so that a test can compare the three files.
+Three reusable entry points hold the CI logic a service adopts:
 
-Only the AWS credentials differ by nature (OIDC role keys on GitHub and
-Jenkins, a web identity token on GitLab): :func:`normalise` folds the group of
+- GitHub: the reusable workflow ``.github/workflows/pipelines.yml``;
+- GitLab: the CI/CD component ``templates/pipelines/template.yml``;
+- Jenkins: the shared-library step ``vars/portablePipelines.groovy``.
+
+Their callers are one small file per CI system: this repository's own
+(``.github/workflows/reference-service.yml``, ``.gitlab-ci.yml``,
+``Jenkinsfile``) and the service-side files the docs show
+(``docs/snippets/service/``). This module extracts, per system and trigger
+(dev, pre-merge, release), the ``dagger`` lines of the entry point, and follows
+a caller into it: its inputs (with the entry point's defaults) decide the
+environment each line sees, so :func:`resolve` returns the lines exactly as
+they run, optional flags decided. The parity tests compare those across the
+three systems; the registration tests check them against the module.
+
+Only the AWS credentials differ by nature (OIDC keys on GitHub and Jenkins, a
+web identity token and role on GitLab): :func:`normalise` folds the group of
 ``--aws-*`` arguments into one :data:`AWS_CREDENTIALS` token; everything else
 must match exactly.
 """
@@ -15,6 +25,8 @@ must match exactly.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,66 +36,93 @@ from typing import Any
 
 import yaml
 
+from tests.ci_expressions import (
+    Value,
+    expand_line,
+    github_condition,
+    github_template,
+    gitlab_condition,
+    unconditional_references,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB_WORKFLOWS = ROOT / ".github" / "workflows"
-# The project's own CI, not a service wrapper: linted and pinned like the
-# wrappers, but it maps no event to the pipelines.
-PROJECT_WORKFLOWS = frozenset({"self-test.yml"})
+REUSABLE_WORKFLOW = GITHUB_WORKFLOWS / "pipelines.yml"
+GITLAB_COMPONENT = ROOT / "templates" / "pipelines" / "template.yml"
+JENKINS_LIBRARY = ROOT / "vars" / "portablePipelines.groovy"
+# The project's own CI, not a caller of the entry points: linted and pinned
+# like them, but it maps no event to the pipelines.
+PROJECT_WORKFLOWS = frozenset({"self-test.yml", "release-module.yml"})
 GITLAB_CI = ROOT / ".gitlab-ci.yml"
 JENKINSFILE = ROOT / "Jenkinsfile"
+SERVICE_FILES = ROOT / "docs" / "snippets" / "service"
 MODULE = ROOT / "ci" / "main.py"
 
+# Where the module and its entry points are published (a team's fork or
+# mirror changes the address, never the shape).
+MODULE_ADDRESS = "github.com/acme/portable-pipelines"
+GITHUB_REUSABLE = "acme/portable-pipelines/.github/workflows/pipelines.yml"
+GITLAB_COMPONENT_ADDRESS = "gitlab.com/acme/portable-pipelines/pipelines"
+GITLAB_SELF_COMPONENT = "$CI_SERVER_FQDN/$CI_PROJECT_PATH/pipelines@$CI_COMMIT_SHA"
+JENKINS_LIBRARY_NAME = "portable-pipelines"
+RELEASE_TAG = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
 TRIGGERS = ("dev", "pre-merge", "release")
-RELEASE_BRANCH = "main"
 AWS_CREDENTIALS = "<aws-credentials>"
 
-# The AWS argument groups each CI may pass, in order; nothing else is allowed.
+# The AWS argument group each CI passes, in order; nothing else is allowed.
 AWS_KEYS = (
     "--aws-access-key-id=env://AWS_ACCESS_KEY_ID",
     "--aws-secret-access-key=env://AWS_SECRET_ACCESS_KEY",
     "--aws-session-token=env://AWS_SESSION_TOKEN",
 )
-AWS_WEB_IDENTITY = ("--aws-web-identity-token=env://GITLAB_OIDC_TOKEN",)
+AWS_WEB_IDENTITY = (
+    "--aws-web-identity-token=env://GITLAB_OIDC_TOKEN",
+    "--aws-role-arn=$PIPELINES_AWS_ROLE",
+)
 AWS_GROUPS = {"github": AWS_KEYS, "gitlab": AWS_WEB_IDENTITY, "jenkins": AWS_KEYS}
 
-# How each CI spells the three triggers. A job whose trigger is not one of
-# these is a mistake: the test names it rather than guessing.
-GITHUB_ON = {
-    "dev": {"push": {"branches-ignore": [RELEASE_BRANCH]}},
-    "pre-merge": {"pull_request": {"branches": [RELEASE_BRANCH]}},
-    "release": {"push": {"branches": [RELEASE_BRANCH]}},
-}
-GITLAB_RULES = {
-    "dev": f'$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH '
-    f'&& $CI_COMMIT_BRANCH != "{RELEASE_BRANCH}"',
-    "pre-merge": '$CI_PIPELINE_SOURCE == "merge_request_event" '
-    f'&& $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == "{RELEASE_BRANCH}"',
-    "release": f'$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == "{RELEASE_BRANCH}"',
-}
-JENKINS_WHEN = {
-    "dev": f"not {{ anyOf {{ branch '{RELEASE_BRANCH}' changeRequest() buildingTag() }} }}",
-    "pre-merge": f"changeRequest target: '{RELEASE_BRANCH}'",
-    "release": f"allOf {{ branch '{RELEASE_BRANCH}' not {{ changeRequest() }} "
-    r"not { changelog '.*\\[skip ci\\].*' } }",
-}
+# The variables the entry points fill from their inputs: a resolved line shows
+# their values. Everything else (PIPELINE_SHA, credentials) stays a name the
+# CI system fills at run time.
+INPUT_VARIABLES = frozenset(
+    {
+        "PIPELINES_MODULE",
+        "PIPELINES_VERSION",
+        "PIPELINES_SOURCE",
+        "PIPELINES_MANIFESTS",
+        "PIPELINES_AWS_ROLE",
+    }
+)
 
-# Environment the CI itself provides to every job (never mapped by us).
-GITLAB_ID_TOKEN_PREFIX = "id_tokens:"
+# The inputs all three entry points share (GitHub and GitLab spell them in
+# kebab case, Jenkins in camel case), with the same meaning and default.
+SHARED_INPUTS = {
+    "module-version": "moduleVersion",
+    "module": "module",
+    "service-directory": "serviceDirectory",
+    "release-branch": "releaseBranch",
+    "dev-target": "devTarget",
+    "manifests": "manifests",
+    "dev-aws-role": "devAwsRole",
+    "release-aws-role": "releaseAwsRole",
+}
 
 
 class WrapperError(AssertionError):
-    """A wrapper file does not have the shape the tests expect."""
+    """A CI file does not have the shape the tests expect."""
 
 
 @dataclass(frozen=True)
 class TriggerCalls:
-    """What one CI runs for one trigger."""
+    """What one entry point runs for one trigger."""
 
     ci: str
     trigger: str
     where: str  # file (and job/stage) for messages
     lines: tuple[tuple[str, ...], ...]  # each `dagger ...` line, split like the shell
-    env: frozenset[str] = field(default_factory=frozenset)  # names the job defines
+    env: frozenset[str] = field(default_factory=frozenset)  # names the job always defines
+    optional: frozenset[str] = field(default_factory=frozenset)  # names it may leave unset
 
 
 # --- shell ---------------------------------------------------------------------
@@ -121,20 +160,185 @@ def aws_group(args: Sequence[str]) -> tuple[str, ...]:
     return tuple(token for token in args if token.startswith("--aws-"))
 
 
-def referenced_env(args: Sequence[str]) -> set[str]:
-    """Environment names a line reads: ``$VAR``, ``${VAR}`` and ``env://VAR``."""
-    names: set[str] = set()
-    for token in args:
-        names.update(re.findall(r"\$\{?(\w+)\}?", token))
-        names.update(re.findall(r"env://(\w+)", token))
-    return names
-
-
-# --- GitHub Actions --------------------------------------------------------------
+def call_words(args: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
+    """``dagger [-m REF] call WORDS...`` -> (REF or None, WORDS); anything else is refused."""
+    words = list(args)
+    if words[:1] != ["dagger"]:
+        raise WrapperError(f"not a dagger line: {' '.join(args)}")
+    words.pop(0)
+    module = None
+    if words[:1] in (["-m"], ["--mod"]):
+        words.pop(0)
+        module = words.pop(0) if words else None
+    elif words and words[0].startswith(("-m=", "--mod=")):
+        module = words.pop(0).split("=", 1)[1]
+    if words[:1] != ["call"]:
+        raise WrapperError(f"not a `dagger [-m REF] call` line: {' '.join(args)}")
+    return module, tuple(words[1:])
 
 
 def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return copy.deepcopy(_parsed(path.read_text(encoding="utf-8")))
+
+
+def parse_yaml(text: str) -> Any:
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Any:
+    # libyaml's loader, when PyYAML has it: the tests read the same files often.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader, chosen above)
+
+
+# --- events: one table, spelled in each system's variables -----------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An event on the repository, and the pipeline it must run (None: none)."""
+
+    name: str
+    kind: str  # "push" or "request"
+    ref: str  # the pushed branch or tag, or the request's source branch
+    expected: str | None
+    target: str = ""  # a request's target branch
+    tag: bool = False
+
+    def github(self) -> dict[str, Value]:
+        if self.kind == "request":
+            return {
+                "github.event_name": "pull_request",
+                "github.ref_type": "branch",
+                "github.ref_name": "7/merge",
+                "github.base_ref": self.target,
+            }
+        return {
+            "github.event_name": "push",
+            "github.ref_type": "tag" if self.tag else "branch",
+            "github.ref_name": self.ref,
+            "github.base_ref": "",
+        }
+
+    def gitlab(self) -> dict[str, str]:
+        if self.kind == "request":
+            return {
+                "CI_PIPELINE_SOURCE": "merge_request_event",
+                "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": self.ref,
+                "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": self.target,
+            }
+        if self.tag:
+            return {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": self.ref}
+        return {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": self.ref}
+
+    def jenkins(self) -> dict[str, str]:
+        """The multibranch variables Jenkins sets for the build."""
+        if self.kind == "request":
+            return {"BRANCH_NAME": "PR-7", "CHANGE_ID": "7", "CHANGE_TARGET": self.target}
+        if self.tag:
+            return {"BRANCH_NAME": self.ref, "TAG_NAME": self.ref}
+        return {"BRANCH_NAME": self.ref}
+
+
+def scenarios(release_branch: str = "main") -> tuple[Scenario, ...]:
+    return (
+        Scenario("push to a feature branch", "push", "feature/login", "dev"),
+        Scenario("push to the release branch", "push", release_branch, "release"),
+        Scenario(
+            "request into the release branch",
+            "request",
+            "feature/login",
+            "pre-merge",
+            target=release_branch,
+        ),
+        Scenario("request into another branch", "request", "feature/login", None, target="x"),
+        Scenario("push of a tag", "push", "v9.9.9", None, tag=True),
+    )
+
+
+# --- inputs, in each system's spelling ----------------------------------------------------
+
+
+def github_inputs(shared: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(with:, secrets:) a GitHub caller passes for the shared inputs."""
+    return {**shared, "aws-region": "eu-west-1"}, {"dev-kubeconfig": "<secret:DEV_KUBECONFIG>"}
+
+
+def jenkins_inputs(shared: Mapping[str, str]) -> dict[str, str]:
+    return {SHARED_INPUTS[name]: value for name, value in shared.items()}
+
+
+# Input sets every system must turn into the same lines.
+ROLES = {
+    "dev-aws-role": "arn:aws:iam::123456789012:role/svc-dev",
+    "release-aws-role": "arn:aws:iam::123456789012:role/svc-release",
+}
+MATRIX: dict[str, dict[str, str]] = {
+    "a service on eks": {"module-version": "v0.1.0", **ROLES},
+    "eks with manifests elsewhere": {
+        "module-version": "v0.1.0",
+        "manifests": "deploy",
+        "service-directory": "services/api",
+        **ROLES,
+    },
+    "a service on ec2": {"module-version": "v0.1.0", "dev-target": "ec2", **ROLES},
+    "ec2 ignores manifests": {
+        "module-version": "v0.1.0",
+        "dev-target": "ec2",
+        "manifests": "deploy",
+        **ROLES,
+    },
+    "a fork, another release branch": {
+        "module": "gitlab.example.com/platform/portable-pipelines",
+        "module-version": "v2.3.4",
+        "release-branch": "trunk",
+        **ROLES,
+    },
+    "this repository": {
+        "module": ".",
+        "module-version": "",
+        "service-directory": "examples/hello-service",
+        "manifests": ".",
+        **ROLES,
+    },
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    default: str | None  # None: required
+    options: tuple[str, ...] = ()
+    regex: str | None = None
+
+
+def input_problems(
+    given: Mapping[str, object], spec: Mapping[str, InputSpec], where: str, fix: str
+) -> list[str]:
+    """Unknown, missing and invalid inputs, each naming the input and the fix."""
+    problems = [
+        f"{where}: unknown input {name!r}: the inputs are {', '.join(spec)}; {fix}"
+        for name in given
+        if name not in spec
+    ]
+    for name, wanted in spec.items():
+        value = given.get(name, wanted.default)
+        if value is None:
+            problems.append(f"{where}: input {name!r} is missing: set it ({fix})")
+            continue
+        text = str(value)
+        if wanted.options and text not in wanted.options:
+            problems.append(
+                f"{where}: input {name!r} is {text!r}: set it to one of {', '.join(wanted.options)}"
+            )
+        if wanted.regex and not re.search(wanted.regex, text):
+            problems.append(
+                f"{where}: input {name!r} is {text!r}, which does not match {wanted.regex}"
+            )
+    return problems
+
+
+# --- GitHub Actions --------------------------------------------------------------------
 
 
 def github_on(workflow: Mapping[Any, Any]) -> Any:
@@ -142,44 +346,128 @@ def github_on(workflow: Mapping[Any, Any]) -> Any:
     return workflow.get("on", workflow.get(True))
 
 
-def github_trigger(on: Any, where: str) -> str:
-    for trigger, expected in GITHUB_ON.items():
-        if on == expected:
-            return trigger
-    raise WrapperError(
-        f"{where}: `on:` is {on!r}, which is none of the three triggers; expected one of "
-        f"{list(GITHUB_ON.values())!r}"
-    )
+def github_spec(path: Path = REUSABLE_WORKFLOW) -> tuple[dict[str, InputSpec], set[str]]:
+    """The reusable workflow's inputs and secret names."""
+    call = (github_on(load_yaml(path)) or {}).get("workflow_call")
+    if not isinstance(call, Mapping):
+        raise WrapperError(f"{path.name}: no `on: workflow_call`")
+    inputs = {
+        name: InputSpec(None if spec.get("required") else str(spec.get("default", "")))
+        for name, spec in (call.get("inputs") or {}).items()
+    }
+    return inputs, set(call.get("secrets") or {})
 
 
-def github_calls(directory: Path = GITHUB_WORKFLOWS) -> dict[str, TriggerCalls]:
+class _Symbolic(dict[str, Value]):
+    """A context in which ``github.*``, ``vars.*`` and ``steps.*`` paths are run-time names."""
+
+    PREFIXES = ("github.", "vars.", "steps.", "env.", "runner.")
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and key.startswith(self.PREFIXES))
+
+    def __missing__(self, key: str) -> Value:
+        return f"<{key}>"
+
+
+def _github_context(
+    inputs: Mapping[str, str],
+    secrets: Mapping[str, str],
+    scenario: Scenario | None = None,
+    path: Path = REUSABLE_WORKFLOW,
+) -> _Symbolic:
+    spec, _ = github_spec(path)
+    context = _Symbolic()
+    for name, wanted in spec.items():
+        context[f"inputs.{name}"] = inputs.get(name, wanted.default or "")
+    for name, value in secrets.items():
+        context[f"secrets.{name}"] = value
+    if scenario is not None:
+        context.update(scenario.github())
+    return context
+
+
+def github_job_trigger(
+    name: str, job: Mapping[str, Any], release_branch: str = "main", where: str = ""
+) -> str:
+    """The trigger a job's ``if:`` selects: it must run for that trigger's events only."""
+    condition = str(job.get("if", "true"))
+    context_inputs = {"release-branch": release_branch}
+    runs = [
+        scenario.expected
+        for scenario in scenarios(release_branch)
+        if github_condition(condition, _github_context(context_inputs, {}, scenario))
+    ]
+    if len(set(runs)) != 1 or None in runs or name not in TRIGGERS:
+        raise WrapperError(
+            f"{where or REUSABLE_WORKFLOW.name} job {name}: `if: {condition}` runs for "
+            f"{runs!r}, not exactly one trigger (and the job is named after it)"
+        )
+    return str(runs[0])
+
+
+def _github_steps_env(
+    job: Mapping[str, Any], context: Mapping[str, Value]
+) -> Iterator[tuple[Mapping[str, Any], dict[str, str]]]:
+    """Each step with the environment it runs in (job env, step env, exported AWS keys)."""
+    base = {name: github_template(value, context) for name, value in (job.get("env") or {}).items()}
+    exported: dict[str, str] = {}
+    for step in job.get("steps", []):
+        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+            exported |= {
+                "AWS_ACCESS_KEY_ID": "<aws>",
+                "AWS_SECRET_ACCESS_KEY": "<aws>",
+                "AWS_SESSION_TOKEN": "<aws>",
+            }
+        step_env = {
+            name: github_template(value, context) for name, value in (step.get("env") or {}).items()
+        }
+        yield step, {**base, **exported, **step_env}
+
+
+def github_calls(path: Path = REUSABLE_WORKFLOW) -> dict[str, TriggerCalls]:
+    """The dagger lines of the reusable workflow, by trigger, as written."""
+    workflow = load_yaml(path)
     calls: dict[str, TriggerCalls] = {}
-    for path in sorted(directory.glob("*.y*ml")):
-        if path.name in PROJECT_WORKFLOWS:
-            continue
-        workflow = load_yaml(path)
-        trigger = github_trigger(github_on(workflow), path.name)
-        for job_name, job in workflow["jobs"].items():
-            where = f".github/workflows/{path.name} job {job_name}"
-            env = set(workflow.get("env", {})) | set(job.get("env", {}))
-            lines: list[tuple[str, ...]] = []
-            for step in job.get("steps", []):
-                if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
-                    env |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
-                if "run" in step:
-                    found = dagger_lines(step["run"])
-                    if found:
-                        env |= set(step.get("env", {}))
-                    lines.extend(found)
-            if trigger in calls:
-                raise WrapperError(f"{where}: a second job for {trigger}")
-            calls[trigger] = TriggerCalls("github", trigger, where, tuple(lines), frozenset(env))
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        where = f".github/workflows/{path.name} job {job_name}"
+        trigger = github_job_trigger(job_name, job, where=f".github/workflows/{path.name}")
+        lines: list[tuple[str, ...]] = []
+        env = set(job.get("env") or {})
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+                env |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+            found = dagger_lines(str(step.get("run", "")))
+            if found:
+                env |= set(step.get("env") or {})
+            lines.extend(found)
+        if trigger in calls:
+            raise WrapperError(f"{where}: a second job for {trigger}")
+        calls[trigger] = TriggerCalls("github", trigger, where, tuple(lines), frozenset(env))
     return calls
+
+
+def github_resolve(
+    inputs: Mapping[str, str], secrets: Mapping[str, str], path: Path = REUSABLE_WORKFLOW
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The lines each trigger's job runs for a caller's ``with:`` and ``secrets:``."""
+    workflow = load_yaml(path)
+    release_branch = inputs.get("release-branch", "main")
+    resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        trigger = github_job_trigger(job_name, job, release_branch)
+        context = _github_context(inputs, secrets, path=path)
+        lines = []
+        for step, env in _github_steps_env(job, context):
+            for line in dagger_lines(str(step.get("run", ""))):
+                lines.append(expand_line(line, env, INPUT_VARIABLES.__contains__))
+        resolved[trigger] = tuple(lines)
+    return resolved
 
 
 # --- GitLab CI --------------------------------------------------------------------
 
-# Top-level keys of .gitlab-ci.yml that are not jobs.
+# Top-level keys of a GitLab CI file that are not jobs.
 GITLAB_GLOBAL_KEYS = {
     "default",
     "include",
@@ -191,7 +479,41 @@ GITLAB_GLOBAL_KEYS = {
     "cache",
     "before_script",
     "after_script",
+    "spec",
 }
+_INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
+
+
+def split_component(path: Path = GITLAB_COMPONENT) -> tuple[str, str]:
+    """The component's two documents: the ``spec:`` header and the jobs."""
+    text = path.read_text(encoding="utf-8")
+    parts = re.split(r"^---\s*$", text, maxsplit=1, flags=re.M)
+    if len(parts) != 2 or "spec" not in (parse_yaml(parts[0]) or {}):
+        raise WrapperError(f"{path.name}: expected a `spec:` document, `---`, then the jobs")
+    return parts[0], parts[1]
+
+
+def gitlab_spec(path: Path = GITLAB_COMPONENT) -> dict[str, InputSpec]:
+    header = parse_yaml(split_component(path)[0])
+    inputs = (header.get("spec") or {}).get("inputs") or {}
+    return {
+        name: InputSpec(
+            None if "default" not in spec else str(spec["default"]),
+            tuple(str(option) for option in spec.get("options", ())),
+            spec.get("regex"),
+        )
+        for name, spec in inputs.items()
+    }
+
+
+def interpolate(text: str, inputs: Mapping[str, str], where: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in inputs:
+            raise WrapperError(f"{where}: $[[ inputs.{name} ]] is not an input of the spec")
+        return inputs[name]
+
+    return _INTERPOLATION.sub(value, text)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,13 +527,14 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def gitlab_jobs(path: Path = GITLAB_CI) -> dict[str, dict[str, Any]]:
+def gitlab_jobs(document: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """Every visible job with its ``extends`` resolved."""
-    document = load_yaml(path)
 
     def resolve(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         if name in seen:
-            raise WrapperError(f"{path.name}: `extends` loops through {' -> '.join(seen)}")
+            raise WrapperError(f"{where}: `extends` loops through {' -> '.join(seen)}")
+        if name not in document:
+            raise WrapperError(f"{where}: `extends: {name}` names no job")
         job = dict(document[name])
         parents = job.pop("extends", [])
         merged: dict[str, Any] = {}
@@ -222,42 +545,103 @@ def gitlab_jobs(path: Path = GITLAB_CI) -> dict[str, dict[str, Any]]:
     return {
         name: resolve(name)
         for name in document
-        if name not in GITLAB_GLOBAL_KEYS and not name.startswith(".")
+        if name not in GITLAB_GLOBAL_KEYS and not str(name).startswith(".")
     }
 
 
-def gitlab_trigger(job: Mapping[str, Any], where: str) -> str:
+def component_document(inputs: Mapping[str, str], path: Path = GITLAB_COMPONENT) -> dict[str, Any]:
+    """The component's jobs as GitLab sees them for ``inputs`` (defaults filled in)."""
+    spec = gitlab_spec(path)
+    problems = input_problems(inputs, spec, path.name, "see docs/ci/gitlab.md")
+    if problems:
+        raise WrapperError("\n".join(problems))
+    values = {name: str(inputs.get(name, wanted.default)) for name, wanted in spec.items()}
+    document: dict[str, Any] = parse_yaml(interpolate(split_component(path)[1], values, path.name))
+    return document
+
+
+def gitlab_trigger(job: Mapping[str, Any], release_branch: str, where: str) -> str:
     rules = job.get("rules", [])
-    conditions = [rule.get("if") for rule in rules]
-    for trigger, expected in GITLAB_RULES.items():
-        if conditions == [expected]:
-            return trigger
-    raise WrapperError(
-        f"{where}: rules {conditions!r} are none of the three triggers; expected exactly one "
-        f"rule, one of {list(GITLAB_RULES.values())!r}"
-    )
+    if len(rules) != 1 or set(rules[0]) != {"if"}:
+        raise WrapperError(f"{where}: expected exactly one rule, an `if:`; found {rules!r}")
+    condition = str(rules[0]["if"])
+    runs = [
+        scenario.expected
+        for scenario in scenarios(release_branch)
+        if gitlab_condition(condition, scenario.gitlab())
+    ]
+    if len(set(runs)) != 1 or None in runs:
+        raise WrapperError(
+            f"{where}: rule `{condition}` runs for {runs!r}, not exactly one trigger"
+        )
+    return str(runs[0])
 
 
 def _script(value: Any) -> str:
     return "\n".join(value) if isinstance(value, list) else str(value or "")
 
 
-def gitlab_calls(path: Path = GITLAB_CI) -> dict[str, TriggerCalls]:
-    document = load_yaml(path)
+def _gitlab_env(job: Mapping[str, Any]) -> dict[str, str]:
+    """A job's variables; a reference to a CI/CD variable stands for a value set at run time."""
+    variables = job.get("variables") or {}
+    empty = [name for name, value in variables.items() if value is None]
+    if empty:
+        raise WrapperError(
+            f'variables {empty} are null: quote an interpolated value, `NAME: "$[[ inputs.x ]]"`,'
+            " so an empty input stays an empty string"
+        )
+    env = {str(name): str(value) for name, value in variables.items()}
+    env |= {name: f"<id_token {name}>" for name in job.get("id_tokens") or {}}
+    return env
+
+
+def gitlab_calls(path: Path = GITLAB_COMPONENT) -> dict[str, TriggerCalls]:
+    """The dagger lines of the component, by trigger, as written (defaults for the inputs)."""
+    spec = gitlab_spec(path)
+    defaults = {n: "x" if w.default is None else w.default for n, w in spec.items()}
     calls: dict[str, TriggerCalls] = {}
-    for name, job in gitlab_jobs(path).items():
-        where = f"{path.name} job {name}"
-        trigger = gitlab_trigger(job, where)
-        env = set(document.get("variables", {})) | set(job.get("variables", {}))
-        env |= set(job.get("id_tokens", {}))
-        lines = tuple(dagger_lines(_script(job.get("script"))))
-        if trigger in calls:
-            raise WrapperError(f"{where}: a second job for {trigger}")
-        calls[trigger] = TriggerCalls("gitlab", trigger, where, lines, frozenset(env))
+    variants = (
+        {str(option) for option in spec["dev-target"].options} if "dev-target" in spec else {""}
+    )
+    for variant in sorted(variants):
+        inputs = {**defaults, **({"dev-target": variant} if variant else {})}
+        document = component_document(inputs, path)
+        for name, job in gitlab_jobs(document, path.name).items():
+            where = f"templates/{path.parent.name}/{path.name} job {name}"
+            trigger = gitlab_trigger(job, inputs["release-branch"], where)
+            env = set(_gitlab_env(job))
+            lines = tuple(dagger_lines(_script(job.get("script"))))
+            found = calls.get(trigger)
+            if found is not None and found.lines != lines:
+                raise WrapperError(f"{where}: the dev-target variants run different lines")
+            calls[trigger] = TriggerCalls(
+                "gitlab",
+                trigger,
+                where,
+                lines,
+                frozenset(env & (found.env if found else env)),
+                frozenset((found.env ^ env) if found else set()),
+            )
     return calls
 
 
-# --- Jenkins (declarative) ----------------------------------------------------------
+def gitlab_resolve(
+    inputs: Mapping[str, str], path: Path = GITLAB_COMPONENT
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    document = component_document(inputs, path)
+    release_branch = inputs.get("release-branch", gitlab_spec(path)["release-branch"].default)
+    resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for name, job in gitlab_jobs(document, path.name).items():
+        trigger = gitlab_trigger(job, str(release_branch), f"{path.name} job {name}")
+        env = _gitlab_env(job)
+        resolved[trigger] = tuple(
+            expand_line(line, env, INPUT_VARIABLES.__contains__)
+            for line in dagger_lines(_script(job.get("script")))
+        )
+    return resolved
+
+
+# --- Groovy (the Jenkins library and Jenkinsfiles) -------------------------------------------
 
 
 @dataclass
@@ -267,15 +651,6 @@ class Block:
     head: str
     text: str = ""
     children: list[Block] = field(default_factory=list)
-
-    def find(self, head: str) -> list[Block]:
-        return [child for child in self.children if child.head == head]
-
-    def one(self, head: str, where: str) -> Block:
-        found = self.find(head)
-        if len(found) != 1:
-            raise WrapperError(f"{where}: expected one `{head} {{ }}` block, found {len(found)}")
-        return found[0]
 
     def walk(self) -> Iterator[Block]:
         for child in self.children:
@@ -287,7 +662,7 @@ _ESCAPES = {"\\": "\\", "'": "'", '"': '"', "$": "$", "n": "\n", "t": "\t", "\n"
 
 
 def _decode(body: str) -> str:
-    """A Groovy string literal's value (the escapes a Jenkinsfile uses)."""
+    """A Groovy string literal's value (the escapes a Jenkins script uses)."""
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body, flags=re.S)
 
 
@@ -297,7 +672,7 @@ class GroovyString:
     value: str
 
 
-def _scan(text: str) -> Iterator[tuple[str, int, int, GroovyString | None]]:
+def _scan(text: str, name: str = "Groovy") -> Iterator[tuple[str, int, int, GroovyString | None]]:
     """Yield ('{'|'}'|'string', start, end, literal) outside comments."""
     i = 0
     while i < len(text):
@@ -308,7 +683,7 @@ def _scan(text: str) -> Iterator[tuple[str, int, int, GroovyString | None]]:
         if text.startswith("/*", i):
             end = text.find("*/", i + 2)
             if end < 0:
-                raise WrapperError("Jenkinsfile: unterminated /* comment")
+                raise WrapperError(f"{name}: unterminated /* comment")
             i = end + 2
             continue
         for quote in ("'''", '"""', "'", '"'):
@@ -317,7 +692,7 @@ def _scan(text: str) -> Iterator[tuple[str, int, int, GroovyString | None]]:
                 while j < len(text) and not text.startswith(quote, j):
                     j += 2 if text[j] == "\\" else 1
                 if j >= len(text):
-                    raise WrapperError(f"Jenkinsfile: unterminated string at offset {i}")
+                    raise WrapperError(f"{name}: unterminated string at offset {i}")
                 body = text[i + len(quote) : j]
                 yield "string", i, j + len(quote), GroovyString(quote, _decode(body))
                 i = j + len(quote)
@@ -328,13 +703,13 @@ def _scan(text: str) -> Iterator[tuple[str, int, int, GroovyString | None]]:
             i += 1
 
 
-def parse_groovy(text: str) -> Block:
-    """The block tree of a declarative Jenkinsfile (heads are the text before each ``{``)."""
+def parse_groovy(text: str, name: str = "Groovy") -> Block:
+    """The block tree of a Groovy file (heads are the text before each ``{``)."""
     root = Block(head="<file>", text=text)
     stack = [root]
     starts: list[int] = []
     statement_start = 0
-    for kind, start, end, _literal in _scan(text):
+    for kind, start, end, _literal in _scan(text, name):
         if kind == "{":
             head_lines = re.sub(r"//[^\n]*", "", text[statement_start:start]).strip().splitlines()
             block = Block(head=" ".join(head_lines[-1].split()) if head_lines else "")
@@ -344,116 +719,192 @@ def parse_groovy(text: str) -> Block:
             statement_start = end
         elif kind == "}":
             if len(stack) == 1:
-                raise WrapperError(f"Jenkinsfile: unbalanced '}}' at offset {start}")
+                raise WrapperError(f"{name}: unbalanced '}}' at offset {start}")
             block = stack.pop()
             block.text = text[starts.pop() : start]
             statement_start = end
     if len(stack) != 1:
-        raise WrapperError("Jenkinsfile: unbalanced '{'")
+        raise WrapperError(f"{name}: unbalanced '{{'")
     return root
-
-
-def groovy_strings(text: str) -> list[GroovyString]:
-    return [literal for kind, _s, _e, literal in _scan(text) if literal is not None]
 
 
 def sh_scripts(text: str) -> list[GroovyString]:
     """The literal of every ``sh '...'`` step in ``text``."""
     scripts = []
     for kind, start, _end, literal in _scan(text):
-        if kind == "string" and literal is not None and re.search(r"\bsh\s*$", text[:start]):
+        if literal is not None and re.search(r"\bsh\s*\(?\s*$", text[:start]):
             scripts.append(literal)
+        del kind
     return scripts
 
 
 def flat(text: str) -> str:
-    """Comments dropped and whitespace collapsed, for comparing a ``when`` condition."""
-    text = re.sub(r"//[^\n]*", "", text)
-    return " ".join(text.split())
+    return " ".join(re.sub(r"//[^\n]*", "", text).split())
 
 
-def jenkins_pipeline(path: Path = JENKINSFILE) -> Block:
-    return parse_groovy(path.read_text(encoding="utf-8")).one("pipeline", path.name)
+# --- Jenkins: the library's own shape ---------------------------------------------------------
 
 
-def jenkins_stages(pipeline: Block, where: str = "Jenkinsfile") -> dict[str, Block]:
-    stages = pipeline.one("stages", where)
-    named: dict[str, Block] = {}
-    for block in stages.children:
-        match = re.fullmatch(r"stage\s*\(\s*'([^']+)'\s*\)", block.head)
-        if match is None:
-            raise WrapperError(f"{where}: `{block.head}` inside stages is not a stage('name')")
-        named[match.group(1)] = block
-    return named
+@dataclass(frozen=True)
+class JenkinsLibrary:
+    """What a static read of ``vars/portablePipelines.groovy`` shows."""
+
+    inputs: dict[str, InputSpec]
+    stages: dict[str, Block]  # stage name -> its block (wherever its method is)
+    env_from_inputs: dict[str, str]  # variable -> the input it is set from
+    eks_only: frozenset[str]  # variables set or bound only for dev-target eks
+    dagger_version: str | None
+    text: str
 
 
-def jenkins_environment(pipeline: Block) -> set[str]:
-    names: set[str] = set()
-    for block in pipeline.find("environment"):
-        names |= set(re.findall(r"^\s*(\w+)\s*=", block.text, flags=re.M))
-    return names
+def jenkins_library(path: Path = JENKINS_LIBRARY) -> JenkinsLibrary:
+    text = path.read_text(encoding="utf-8")
+    tree = parse_groovy(text, path.name)
+    declared = re.search(r"Map<String, String> INPUTS = \[(.*?)\n\]", text, flags=re.S)
+    if declared is None:
+        raise WrapperError(f"{path.name}: no `@Field final Map<String, String> INPUTS = [...]`")
+    inputs: dict[str, InputSpec] = {}
+    for line in declared.group(1).splitlines():
+        entry = re.fullmatch(r"\s*(\w+): (?:'([^']*)'|(null)),\s*", line)
+        if line.strip() and entry is None:
+            raise WrapperError(f"{path.name}: INPUTS line {line.strip()!r} is not `name: 'x',`")
+        if entry:
+            inputs[entry.group(1)] = InputSpec(None if entry.group(3) else entry.group(2))
+    stages: dict[str, Block] = {}
+    for block in tree.walk():
+        named = re.fullmatch(r"stage\s*\(\s*'([^']+)'\s*\)", block.head)
+        if named:
+            if named.group(1) in stages:
+                raise WrapperError(f"{path.name}: a second stage('{named.group(1)}')")
+            stages[named.group(1)] = block
+    env_from_inputs = dict(re.findall(r'"(\w+)=\$\{inputs\.(\w+)\}"', text))
+    eks_blocks = [b for b in tree.walk() if flat(b.head) == "if (inputs.devTarget == 'eks')"]
+    eks_only: set[str] = set()
+    for block in eks_blocks:
+        eks_only |= set(re.findall(r"variable:\s*'(\w+)'", block.text))
+        eks_only |= set(re.findall(r'"(\w+)=', block.text))
+    version = re.search(r"String DAGGER_VERSION = '([^']+)'", text)
+    return JenkinsLibrary(
+        inputs,
+        stages,
+        env_from_inputs,
+        frozenset(eks_only),
+        version.group(1) if version else None,
+        text,
+    )
 
 
 def credential_variables(text: str) -> set[str]:
-    """Variables the ``withCredentials`` bindings of ``text`` define."""
+    """Variables the ``withCredentials`` bindings (and the ``aws`` helper) of ``text`` define."""
     names = set(
         re.findall(r"\b(?:variable|accessKeyVariable|secretKeyVariable)\s*:\s*'(\w+)'", text)
     )
-    # The AWS binding adds the session token when it assumes a role.
-    if re.search(r"AmazonWebServicesCredentialsBinding[^\]]*\broleArn\s*:", text):
-        names.add("AWS_SESSION_TOKEN")
+    if re.search(r"\baws\(", text):
+        # The library's AWS binding assumes a role: keys and the session token.
+        names |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
     return names
 
 
-def jenkins_trigger(stage: Block, where: str) -> str:
-    when = stage.find("when")
-    condition = flat(when[0].text) if len(when) == 1 else None
-    for trigger, expected in JENKINS_WHEN.items():
-        if condition == expected:
-            return trigger
-    raise WrapperError(
-        f"{where}: `when {{ {condition} }}` is none of the three triggers; expected one of "
-        f"{list(JENKINS_WHEN.values())!r}"
-    )
-
-
-def jenkins_calls(path: Path = JENKINSFILE) -> dict[str, TriggerCalls]:
-    pipeline = jenkins_pipeline(path)
-    environment = jenkins_environment(pipeline)
+def jenkins_calls(path: Path = JENKINS_LIBRARY) -> dict[str, TriggerCalls]:
+    library = jenkins_library(path)
     calls: dict[str, TriggerCalls] = {}
-    for name, stage in jenkins_stages(pipeline, path.name).items():
-        where = f"{path.name} stage {name}"
-        lines = [line for script in sh_scripts(stage.text) for line in dagger_lines(script.value)]
-        if not stage.find("when"):
-            if any(line[:2] == ("dagger", "call") for line in lines):
-                raise WrapperError(f"{where}: runs `dagger call` without a `when` trigger")
+    always = set(re.findall(r'"(\w+)=', _method(library.text, "environment", path.name)))
+    for trigger in TRIGGERS:
+        stage = library.stages.get(trigger)
+        where = f"vars/{path.name} stage {trigger}"
+        if stage is None:
             continue
-        trigger = jenkins_trigger(stage, where)
-        env = environment | credential_variables(stage.text)
-        if trigger in calls:
-            raise WrapperError(f"{where}: a second stage for {trigger}")
-        calls[trigger] = TriggerCalls("jenkins", trigger, where, tuple(lines), frozenset(env))
+        lines = [line for script in sh_scripts(stage.text) for line in dagger_lines(script.value)]
+        bound = credential_variables(stage.text) | set(re.findall(r'"(\w+)=', stage.text))
+        optional = library.eks_only & bound
+        calls[trigger] = TriggerCalls(
+            "jenkins",
+            trigger,
+            where,
+            tuple(lines),
+            frozenset((always | bound) - optional),
+            frozenset(optional),
+        )
     return calls
 
 
-# --- all three ---------------------------------------------------------------------
+def _method(text: str, name: str, where: str) -> str:
+    tree = parse_groovy(text, where)
+    for block in tree.walk():
+        if re.match(rf"^[\w<>, ]+\s+{name}\s*\(", block.head):
+            return block.text
+    raise WrapperError(f"{where}: no method {name}(...)")
+
+
+def jenkins_resolve(
+    inputs: Mapping[str, str], path: Path = JENKINS_LIBRARY
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The lines each stage runs for a Jenkinsfile's inputs, read statically.
+
+    tests/integration/test_jenkins_library.py runs the library for real (on
+    the Groovy runtime npm-groovy-lint ships) and checks it agrees.
+    """
+    library = jenkins_library(path)
+    problems = input_problems(inputs, library.inputs, path.name, "see docs/ci/jenkins.md")
+    if problems:
+        raise WrapperError("\n".join(problems))
+    values = {
+        name: inputs.get(name, wanted.default or "") for name, wanted in library.inputs.items()
+    }
+    resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for trigger, found in jenkins_calls(path).items():
+        env: dict[str, str | None] = {
+            variable: values.get(name, "") for variable, name in library.env_from_inputs.items()
+        }
+        env |= {name: f"<credential {name}>" for name in found.env - env.keys()}
+        for name in found.optional:
+            if values["devTarget"] != "eks":
+                env.pop(name, None)
+            elif name not in env:
+                env[name] = f"<credential {name}>"
+        resolved[trigger] = tuple(
+            expand_line(line, env, INPUT_VARIABLES.__contains__) for line in found.lines
+        )
+    return resolved
+
+
+# --- all three entry points -------------------------------------------------------------
 
 
 def all_calls(
     *,
-    workflows: Path = GITHUB_WORKFLOWS,
-    gitlab: Path = GITLAB_CI,
-    jenkinsfile: Path = JENKINSFILE,
+    workflow: Path = REUSABLE_WORKFLOW,
+    component: Path = GITLAB_COMPONENT,
+    library: Path = JENKINS_LIBRARY,
 ) -> dict[str, dict[str, TriggerCalls]]:
     return {
-        "github": github_calls(workflows),
-        "gitlab": gitlab_calls(gitlab),
-        "jenkins": jenkins_calls(jenkinsfile),
+        "github": github_calls(workflow),
+        "gitlab": gitlab_calls(component),
+        "jenkins": jenkins_calls(library),
     }
 
 
+def resolve(
+    ci: str,
+    shared: Mapping[str, str],
+    *,
+    workflow: Path = REUSABLE_WORKFLOW,
+    component: Path = GITLAB_COMPONENT,
+    library: Path = JENKINS_LIBRARY,
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The lines ``ci``'s entry point runs, by trigger, for the shared inputs ``shared``."""
+    if ci == "github":
+        with_, secrets = github_inputs(shared)
+        return github_resolve(with_, secrets, workflow)
+    if ci == "gitlab":
+        return gitlab_resolve(shared, component)
+    if ci == "jenkins":
+        return jenkins_resolve(jenkins_inputs(shared), library)
+    raise WrapperError(f"unknown CI system {ci!r}")
+
+
 def parity_problems(calls: Mapping[str, Mapping[str, TriggerCalls]]) -> list[str]:
-    """Every way the wrappers disagree, or map a trigger to something else than two lines."""
+    """Every way the entry points disagree, or map a trigger to something else than two lines."""
     problems: list[str] = []
     for ci, by_trigger in calls.items():
         missing = [t for t in TRIGGERS if t not in by_trigger]
@@ -467,8 +918,30 @@ def parity_problems(calls: Mapping[str, Mapping[str, TriggerCalls]]) -> list[str
     return problems
 
 
+def resolved_parity_problems(
+    resolved: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]], case: str
+) -> list[str]:
+    """Where one system's resolved lines differ from what most run, for one input set."""
+    problems = []
+    for trigger in TRIGGERS:
+        versions = {
+            ci: tuple(normalise(line) for line in by_trigger.get(trigger, ()))
+            for ci, by_trigger in resolved.items()
+        }
+        values = list(versions.values())
+        majority = max(values, key=values.count)
+        agreeing = [ci for ci, version in versions.items() if version == majority]
+        for ci, version in versions.items():
+            if version != majority:
+                problems.append(
+                    f"{case}: {trigger} on {ci} runs {version!r}, on {', '.join(agreeing)} "
+                    f"{majority!r}"
+                )
+    return problems
+
+
 def _odd_ones_out(trigger: str, present: Sequence[TriggerCalls]) -> Iterator[str]:
-    """Compare each wrapper with the version most of them run (else the first)."""
+    """Compare each entry point with the version most of them run (else the first)."""
     if not present:
         return
     versions = [tuple(normalise(line) for line in found.lines) for found in present]
@@ -480,10 +953,14 @@ def _odd_ones_out(trigger: str, present: Sequence[TriggerCalls]) -> Iterator[str
 
 
 def _shape_problems(found: TriggerCalls) -> Iterator[str]:
-    calls = [line for line in found.lines if line[:2] == ("dagger", "call")]
-    if len(found.lines) != 2 or len(calls) != 2:
+    try:
+        calls = [call_words(line) for line in found.lines]
+    except WrapperError as error:
+        yield f"{found.where}: {error}"
+        return
+    if len(calls) != 2:
         yield (
-            f"{found.where}: {found.trigger} must run exactly two `dagger call` lines "
+            f"{found.where}: {found.trigger} must run exactly two `dagger -m ... call` lines "
             f"(the pipeline, then the verdict), found {len(found.lines)} dagger line(s)"
         )
         return
@@ -492,15 +969,23 @@ def _shape_problems(found: TriggerCalls) -> Iterator[str]:
         yield f"{found.where}: the first line must end `reports export --path=reports`"
     if "verdict" not in verdict or "--run=reports/run.json" not in verdict:
         yield f"{found.where}: the second line must be `verdict --run=reports/run.json`"
+    if {module for module, _ in calls} != {
+        "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}"
+    }:
+        yield (
+            f"{found.where}: both lines load the module as "
+            '-m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}"'
+        )
     group = aws_group(found.lines[0])
     if group and group != AWS_GROUPS[found.ci]:
         yield (
             f"{found.where}: AWS arguments {list(group)!r} are not {found.ci}'s; "
             f"expected {list(AWS_GROUPS[found.ci])!r}"
         )
-    undefined = sorted(
-        name for line in found.lines for name in referenced_env(line) if name not in found.env
-    )
+    needed = {
+        name for line in found.lines for word in line for name in unconditional_references(word)
+    }
+    undefined = sorted(needed - found.env)
     if undefined:
         yield (
             f"{found.where}: {', '.join(undefined)} used but not defined by the job; map the "
@@ -511,8 +996,6 @@ def _shape_problems(found: TriggerCalls) -> Iterator[str]:
 def _difference(trigger: str, reference: TriggerCalls, other: TriggerCalls) -> Iterator[str]:
     ours = [normalise(line) for line in reference.lines]
     theirs = [normalise(line) for line in other.lines]
-    if ours == theirs:
-        return
     for number, (mine, yours) in enumerate(zip(ours, theirs, strict=False), start=1):
         if mine != yours:
             only_mine = [t for t in mine if t not in yours]
@@ -528,6 +1011,210 @@ def _difference(trigger: str, reference: TriggerCalls, other: TriggerCalls) -> I
             )
     if len(ours) != len(theirs):
         yield f"{trigger}: {other.where} runs {len(theirs)} lines, {reference.where} {len(ours)}"
+
+
+# --- callers: the files that use an entry point ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A file that calls one of the entry points, with what it passes."""
+
+    ci: str
+    where: str
+    reference: str  # the uses:/component:/library reference as written
+    local: bool  # this repository's own entry point, at this commit
+    tag: str | None  # the release tag it pins (None when local)
+    inputs: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def shared(self) -> dict[str, str]:
+        """The shared inputs it passes, spelled as GitHub and GitLab spell them."""
+        if self.ci != "jenkins":
+            return {name: value for name, value in self.inputs.items() if name in SHARED_INPUTS}
+        camel = {camel: kebab for kebab, camel in SHARED_INPUTS.items()}
+        return {camel[name]: value for name, value in self.inputs.items() if name in camel}
+
+
+def read_github_caller(path: Path) -> Caller:
+    workflow = load_yaml(path)
+    jobs = workflow.get("jobs") or {}
+    callers = [(name, job) for name, job in jobs.items() if "uses" in job]
+    if len(callers) != 1 or len(jobs) != 1:
+        raise WrapperError(f"{path.name}: expected one job, which `uses:` the reusable workflow")
+    _, job = callers[0]
+    reference = str(job["uses"])
+    context = _Symbolic()
+    inputs = {str(k): github_template(v, context) for k, v in (job.get("with") or {}).items()}
+    secrets = job.get("secrets") or {}
+    if secrets == "inherit":
+        secrets = {"<inherit>": "inherit"}
+    local = reference == "./.github/workflows/pipelines.yml"
+    tag = None if local else reference.rpartition("@")[2]
+    return Caller("github", str(path), reference, local, tag, inputs, dict(secrets))
+
+
+def read_gitlab_caller(path: Path) -> Caller:
+    document = load_yaml(path) or {}
+    includes = document.get("include") or []
+    components = [item for item in includes if isinstance(item, Mapping) and "component" in item]
+    if len(components) != 1:
+        raise WrapperError(f"{path.name}: expected one `include: - component:` of the pipelines")
+    reference = str(components[0]["component"])
+    inputs = {str(k): str(v) for k, v in (components[0].get("inputs") or {}).items()}
+    local = reference == GITLAB_SELF_COMPONENT
+    tag = None if local else reference.rpartition("@")[2]
+    return Caller("gitlab", str(path), reference, local, tag, inputs)
+
+
+_GROOVY_ARG = re.compile(r"\s*(\w+)\s*:\s*(?:'([^']*)'|env\.(\w+))\s*,?\s*")
+
+
+def read_jenkins_caller(path: Path) -> Caller:
+    text = path.read_text(encoding="utf-8")
+    # The linter reads `_` as an unused variable: the file may say so on the line.
+    annotation = re.search(
+        r"^@Library\('([^']+)'\)\s+_\s*(?://\s*groovylint-disable-line UnusedVariable)?$",
+        text,
+        flags=re.M,
+    )
+    dynamic = re.search(
+        r"^library identifier: '([^']+)', retriever: legacySCM\(scm\)\s*$", text, flags=re.M
+    )
+    if (annotation is None) == (dynamic is None):
+        raise WrapperError(
+            f"{path.name}: expected either @Library('{JENKINS_LIBRARY_NAME}@vX.Y.Z') _ or, in "
+            "this repository, `library identifier: '...', retriever: legacySCM(scm)`"
+        )
+    reference = (annotation or dynamic).group(1)  # type: ignore[union-attr]
+    call = re.search(r"^portablePipelines\((.*?)\)\s*$", text, flags=re.M | re.S)
+    if call is None:
+        raise WrapperError(f"{path.name}: no `portablePipelines(...)` call")
+    inputs: dict[str, str] = {}
+    position = 0
+    arguments = call.group(1)
+    while arguments[position:].strip():
+        match = _GROOVY_ARG.match(arguments, position)
+        if match is None:
+            raise WrapperError(
+                f"{path.name}: cannot read the argument at {arguments[position:].strip()[:40]!r}"
+                " (name: 'value' or name: env.NAME)"
+            )
+        name, literal, variable = match.groups()
+        inputs[name] = literal if literal is not None else f"<env.{variable}>"
+        position = match.end()
+    local = dynamic is not None
+    tag = None if local else reference.rpartition("@")[2]
+    return Caller("jenkins", str(path), reference, local, tag, inputs)
+
+
+def read_caller(path: Path) -> Caller:
+    if path.name == "Jenkinsfile":
+        return read_jenkins_caller(path)
+    if path.name == ".gitlab-ci.yml":
+        return read_gitlab_caller(path)
+    return read_github_caller(path)
+
+
+def own_callers() -> list[Path]:
+    """This repository's callers: what its own CI runs."""
+    workflows = [
+        path
+        for path in sorted(GITHUB_WORKFLOWS.glob("*.y*ml"))
+        if path != REUSABLE_WORKFLOW and path.name not in PROJECT_WORKFLOWS
+    ]
+    return [*workflows, GITLAB_CI, JENKINSFILE]
+
+
+def service_callers(directory: Path = SERVICE_FILES) -> list[Path]:
+    """The service-side files of the docs (or of a service repository built from them)."""
+    return [
+        directory / ".github" / "workflows" / "pipelines.yml",
+        directory / ".gitlab-ci.yml",
+        directory / "Jenkinsfile",
+    ]
+
+
+def caller_problems(caller: Caller) -> list[str]:
+    """What is wrong with a caller, each naming the input or reference and the fix."""
+    where = caller.where
+    problems: list[str] = []
+    if caller.ci == "github":
+        spec, secret_names = github_spec()
+        problems += input_problems(
+            caller.inputs, spec, where, "fix it in `with:` (docs/ci/github.md)"
+        )
+        if "<inherit>" in caller.secrets:
+            problems.append(
+                f"{where}: `secrets: inherit` hands every secret to the module; pass each one "
+                "by name (docs/ci/github.md)"
+            )
+        problems += [
+            f"{where}: unknown secret {name!r}: the secrets are {', '.join(sorted(secret_names))}"
+            for name in caller.secrets
+            if name not in secret_names and name != "<inherit>"
+        ]
+        expected = f"{GITHUB_REUSABLE}@"
+    elif caller.ci == "gitlab":
+        problems += input_problems(
+            caller.inputs, gitlab_spec(), where, "fix it under `inputs:` (docs/ci/gitlab.md)"
+        )
+        expected = f"{GITLAB_COMPONENT_ADDRESS}@"
+    else:
+        problems += input_problems(
+            caller.inputs,
+            jenkins_library().inputs,
+            where,
+            "fix it in the portablePipelines(...) call (docs/ci/jenkins.md)",
+        )
+        expected = f"{JENKINS_LIBRARY_NAME}@"
+    problems += _version_problems(caller, expected)
+    return problems
+
+
+def _version_problems(caller: Caller, expected: str) -> list[str]:
+    where = caller.where
+    version_input = "moduleVersion" if caller.ci == "jenkins" else "module-version"
+    module = caller.inputs.get("module", MODULE_ADDRESS)
+    version = caller.inputs.get(version_input, "")
+    if caller.local:
+        if module != "." or version:
+            return [
+                f"{where}: a local entry point ({caller.reference}) runs this checkout's module: "
+                f'pass module "." and an empty {version_input}'
+            ]
+        return []
+    problems = []
+    if not caller.reference.startswith(expected):
+        problems.append(
+            f"{where}: {caller.reference!r} is not {expected}<tag>: reference the published "
+            "entry point (docs/adopt.md)"
+        )
+    if caller.tag is None or not RELEASE_TAG.fullmatch(caller.tag):
+        problems.append(
+            f"{where}: {caller.reference!r} does not pin a release tag vX.Y.Z: pin the tag you "
+            "adopt (docs/adopt.md#pin-and-upgrade)"
+        )
+    if not RELEASE_TAG.fullmatch(version):
+        problems.append(
+            f"{where}: input {version_input} is {version!r}, not a release tag vX.Y.Z: set it "
+            f"to the tag of the entry point ({caller.tag})"
+        )
+    elif version != caller.tag:
+        problems.append(
+            f"{where}: input {version_input} is {version} but the entry point is {caller.tag}: "
+            "upgrade both together (docs/adopt.md#pin-and-upgrade)"
+        )
+    return problems
+
+
+def caller_lines(caller: Caller) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The lines the caller leads to, by trigger, optional flags decided by its inputs."""
+    if caller.ci == "github":
+        return github_resolve(caller.inputs, caller.secrets or {})
+    if caller.ci == "gitlab":
+        return gitlab_resolve(caller.inputs)
+    return jenkins_resolve(caller.inputs)
 
 
 # --- the Dagger module's signatures (read with ast, never imported) ----------------------
@@ -569,9 +1256,11 @@ def module_signatures(
 def signature_problems(args: Sequence[str], signatures: ModuleSignatures, where: str) -> list[str]:
     """Options before the function must be constructor fields; after it, the function's."""
     problems: list[str] = []
-    if tuple(args[:2]) != ("dagger", "call"):
-        return [f"{where}: not a `dagger call` line: {' '.join(args)}"]
-    rest = list(args[2:])
+    try:
+        _module, words = call_words(args)
+    except WrapperError as error:
+        return [f"{where}: {error}"]
+    rest = list(words)
     while rest and rest[0].startswith("--"):
         option = rest.pop(0)[2:].split("=", 1)[0]
         if option not in signatures.constructor:
@@ -588,288 +1277,9 @@ def signature_problems(args: Sequence[str], signatures: ModuleSignatures, where:
     return problems
 
 
-# --- policies each wrapper must keep (beyond parity) ----------------------------------
+# --- one dagger version everywhere ------------------------------------------------------------
 
 DAGGER_VERSION = "0.21.11"
-PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
-DIGEST_PINNED = re.compile(r"^[^\s@]+:[^\s@]+@sha256:[0-9a-f]{64}$")
-RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
-
-
-def install_problems(script: str, where: str) -> list[str]:
-    """The CLI install must check the tarball against checksums.txt before unpacking it."""
-    problems = []
-    checked = script.find("sha256sum -c")
-    unpacked = script.find("tar -x")
-    if "/checksums.txt" not in script:
-        problems.append(f"{where}: the install does not fetch the release's checksums.txt")
-    if checked < 0 or unpacked < 0 or checked > unpacked:
-        problems.append(f"{where}: the dagger tarball must pass `sha256sum -c` before `tar -x`")
-    if "DAGGER_VERSION" not in script:
-        problems.append(f"{where}: the install must use the pinned DAGGER_VERSION")
-    return problems
-
-
-def _after(steps: Sequence[Mapping[str, Any]], index: int) -> bool:
-    """True when step ``index`` comes after the last step that runs `dagger`."""
-    dagger_steps = [i for i, step in enumerate(steps) if dagger_lines(str(step.get("run", "")))]
-    return bool(dagger_steps) and index > max(dagger_steps)
-
-
-def github_policy_problems(directory: Path = GITHUB_WORKFLOWS) -> list[str]:
-    problems: list[str] = []
-    for path in sorted(directory.glob("*.y*ml")):
-        where = f".github/workflows/{path.name}"
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            uses = re.match(r"^\s*(?:-\s+)?uses:\s*(.+)$", line)
-            if uses and not PINNED_USES.match(uses.group(1).strip()):
-                problems.append(
-                    f"{where}:{number}: `uses: {uses.group(1).strip()}` is not pinned by commit "
-                    "SHA with its tag as a comment (owner/action@<40 hex> # vX.Y.Z)"
-                )
-        workflow = load_yaml(path)
-        if workflow.get("permissions") != {}:
-            problems.append(f"{where}: top-level `permissions: {{}}` (each job asks for its own)")
-        if path.name in PROJECT_WORKFLOWS:
-            continue  # pinned and least-privileged like the wrappers; no trigger mapping
-        trigger = github_trigger(github_on(workflow), where)
-        concurrency = workflow.get("concurrency") or {}
-        if "group" not in concurrency:
-            problems.append(f"{where}: no concurrency group")
-        elif concurrency.get("cancel-in-progress") is not (trigger != "release"):
-            problems.append(
-                f"{where}: cancel-in-progress must be {trigger != 'release'} for {trigger} "
-                "(superseded runs cancel; a release never stops half-way)"
-            )
-        if RUNNER_HOST in (workflow.get("env") or {}):
-            problems.append(f"{where}: sets {RUNNER_HOST}; leave it to the runner")
-        for job_name, job in workflow["jobs"].items():
-            problems.extend(_github_job_problems(f"{where} job {job_name}", trigger, job))
-    return problems
-
-
-def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> Iterator[str]:
-    permissions = job.get("permissions")
-    steps = job.get("steps", [])
-    uses = [str(step.get("uses", "")).split("@")[0] for step in steps]
-    env = job.get("env") or {}
-    if not isinstance(permissions, Mapping):
-        yield f"{where}: no job-level permissions map"
-        permissions = {}
-    if RUNNER_HOST in env or any(RUNNER_HOST in (step.get("env") or {}) for step in steps):
-        yield f"{where}: sets {RUNNER_HOST}; leave it to the runner (shared engine)"
-    for name, value in env.items():
-        if "secrets." in str(value) or "github.token" in str(value):
-            yield (
-                f"{where}: job-level env {name} holds a secret, which every action of the "
-                "job could read; give it to the steps that run dagger"
-            )
-    for step in steps:
-        if dagger_lines(str(step.get("run", ""))) and "DAGGER_CLOUD_TOKEN" not in (
-            step.get("env") or {}
-        ):
-            yield f"{where}: DAGGER_CLOUD_TOKEN (optional secret) is not passed to a dagger step"
-    aws = "aws-actions/configure-aws-credentials" in uses
-    if aws != (permissions.get("id-token") == "write"):
-        yield f"{where}: id-token: write is for the AWS OIDC step, and only with it"
-    if permissions.get("statuses") != "write":
-        yield f"{where}: statuses: write (the function posts the commit status)"
-    if (
-        "github/codeql-action/upload-sarif" in uses
-        and permissions.get("security-events") != "write"
-    ):
-        yield f"{where}: upload-sarif needs security-events: write"
-    extra = set(permissions) - {"contents", "id-token", "statuses", "security-events", "actions"}
-    if extra or any(value not in ("read", "write") for value in permissions.values()):
-        yield f"{where}: permissions beyond what the job uses: {dict(permissions)!r}"
-    for step in steps:
-        yield from _github_step_problems(where, step)
-    yield from _github_report_problems(where, trigger, steps, uses)
-
-
-def _github_step_problems(where: str, step: Mapping[str, Any]) -> Iterator[str]:
-    action = str(step.get("uses", "")).split("@")[0]
-    inputs = step.get("with") or {}
-    if action == "aws-actions/configure-aws-credentials" and (
-        "role-to-assume" not in inputs or "aws-access-key-id" in inputs
-    ):
-        yield f"{where}: AWS through an OIDC role (role-to-assume), never stored keys"
-    if action == "dagger/dagger-for-github":
-        if str(inputs.get("version")) != DAGGER_VERSION:
-            yield f"{where}: dagger-for-github must install version {DAGGER_VERSION}"
-        if {"call", "args", "check", "shell"} & set(inputs):
-            yield f"{where}: dagger-for-github only installs; the calls are `run:` lines"
-    if "${{ secrets." in str(step.get("run", "")):
-        yield f"{where}: a secret is expanded into a `run:` script; pass it through env"
-
-
-# Where each upload reads its report; the SARIF exists only where Trivy runs.
-GITHUB_UPLOADS = {
-    "mikepenz/action-junit-report": ("report_paths", "reports/junit/*.xml"),
-    "github/codeql-action/upload-sarif": ("sarif_file", "reports/scan/trivy.sarif"),
-    "actions/upload-artifact": ("path", "reports/"),
-}
-
-
-def _github_report_problems(
-    where: str, trigger: str, steps: Sequence[Mapping[str, Any]], uses: Sequence[str]
-) -> Iterator[str]:
-    wanted = {"actions/upload-artifact"}
-    if trigger != "release":  # release runs no test suite
-        wanted.add("mikepenz/action-junit-report")
-    if trigger != "dev":  # dev runs no scan
-        wanted.add("github/codeql-action/upload-sarif")
-    for name in sorted(wanted):
-        if name not in uses:
-            yield f"{where}: no {name} step"
-            continue
-        step = steps[uses.index(name)]
-        key, value = GITHUB_UPLOADS[name]
-        if (step.get("with") or {}).get(key) != value:
-            yield f"{where}: {name} must read {value} ({key})"
-        if not str(step.get("if", "")).startswith("always()"):
-            yield f"{where}: {name} must run `if: always()` (reports whatever the verdict)"
-        if not _after(steps, uses.index(name)):
-            yield f"{where}: {name} must come after the verdict line"
-
-
-def gitlab_policy_problems(path: Path = GITLAB_CI) -> list[str]:
-    document = load_yaml(path)
-    problems: list[str] = []
-    variables = document.get("variables") or {}
-    if str(variables.get("DAGGER_VERSION")) != DAGGER_VERSION:
-        problems.append(f"{path.name}: variables.DAGGER_VERSION must be {DAGGER_VERSION!r}")
-    if RUNNER_HOST in variables:
-        problems.append(f"{path.name}: sets {RUNNER_HOST}; leave it to the runner")
-    calls = gitlab_calls(path)
-    for name, job in gitlab_jobs(path).items():
-        where = f"{path.name} job {name}"
-        trigger = gitlab_trigger(job, where)
-        uses_aws = any(aws_group(line) for line in calls[trigger].lines)
-        problems.extend(_gitlab_runtime_problems(where, job, variables))
-        problems.extend(_gitlab_job_problems(where, trigger, job, uses_aws=uses_aws))
-    return problems
-
-
-def _gitlab_runtime_problems(
-    where: str, job: Mapping[str, Any], variables: Mapping[str, Any]
-) -> Iterator[str]:
-    job_variables = job.get("variables") or {}
-    image = job.get("image") or {}
-    image_name = str(image.get("name") if isinstance(image, Mapping) else image)
-    image_name = image_name.replace("$DAGGER_JOB_IMAGE", str(variables.get("DAGGER_JOB_IMAGE")))
-    if not DIGEST_PINNED.match(image_name):
-        yield f"{where}: image {image_name!r} is not pinned by digest"
-    services = [s.get("name") if isinstance(s, Mapping) else s for s in job.get("services", [])]
-    if not services or not all(DIGEST_PINNED.match(str(s)) for s in services):
-        yield f"{where}: the Docker-in-Docker service must be pinned by digest"
-    if job_variables.get("DOCKER_HOST") != "tcp://docker:2376" or not job_variables.get(
-        "DOCKER_TLS_CERTDIR"
-    ):
-        yield f"{where}: Docker-in-Docker over TLS (DOCKER_HOST tcp://docker:2376, certificates)"
-    if RUNNER_HOST in job_variables:
-        yield f"{where}: sets {RUNNER_HOST}; leave it to the runner"
-    yield from install_problems(_script(job.get("before_script")), where)
-
-
-def _gitlab_job_problems(
-    where: str, trigger: str, job: Mapping[str, Any], *, uses_aws: bool
-) -> Iterator[str]:
-    tokens = job.get("id_tokens") or {}
-    if uses_aws != ("GITLAB_OIDC_TOKEN" in tokens):
-        yield f"{where}: the GITLAB_OIDC_TOKEN id_token is for AWS, and only with it"
-    if "GITLAB_OIDC_TOKEN" in tokens and not tokens["GITLAB_OIDC_TOKEN"].get("aud"):
-        yield f"{where}: the id_token needs the AWS provider's audience (aud)"
-    artifacts = job.get("artifacts") or {}
-    reports = artifacts.get("reports") or {}
-    if artifacts.get("when") != "always":
-        yield f"{where}: artifacts must be kept `when: always`"
-    if reports.get("junit") != "reports/junit/*.xml":
-        yield f"{where}: artifacts:reports:junit must be reports/junit/*.xml"
-    wanted = "reports/scan/gl-container-scanning-report.json" if trigger != "dev" else None
-    if reports.get("container_scanning") != wanted:
-        yield f"{where}: artifacts:reports:container_scanning should be {wanted!r}"
-    if job.get("interruptible") is not (trigger != "release"):
-        yield f"{where}: interruptible must be {trigger != 'release'}"
-    if trigger == "release" and not job.get("resource_group"):
-        yield f"{where}: a resource_group keeps releases one at a time"
-
-
-def jenkins_structure_problems(path: Path = JENKINSFILE) -> list[str]:
-    """The declarative structure npm-groovy-lint does not check."""
-    where = path.name
-    try:
-        pipeline = jenkins_pipeline(path)
-        stages = jenkins_stages(pipeline, where)
-    except WrapperError as error:
-        return [str(error)]
-    heads = [block.head for block in pipeline.children]
-    problems = [
-        f"{where}: pipeline needs exactly one `{section} {{ }}` section"
-        for section in ("options", "environment", "stages", "post")
-        if heads.count(section) != 1
-    ]
-    if not re.search(r"^\s*agent\s+\S", pipeline.text, flags=re.M):
-        problems.append(f"{where}: pipeline needs a top-level `agent`")
-    if problems:
-        return problems
-    problems.extend(_jenkins_environment_problems(where, pipeline.one("environment", where).text))
-    problems.extend(_jenkins_stage_problems(where, stages))
-    problems.extend(_jenkins_post_problems(where, pipeline.one("post", where)))
-    return problems
-
-
-def _jenkins_environment_problems(where: str, environment: str) -> Iterator[str]:
-    version = rf"^\s*DAGGER_VERSION\s*=\s*'{re.escape(DAGGER_VERSION)}'"
-    if not re.search(version, environment, re.M):
-        yield f"{where}: environment DAGGER_VERSION must be '{DAGGER_VERSION}'"
-    if re.search(rf"^\s*{RUNNER_HOST}\s*=", environment, re.M):
-        yield f"{where}: sets {RUNNER_HOST}; leave it to the agent"
-    for name in ("PIPELINE_SHA", "PIPELINE_BRANCH", "PIPELINE_RUN_URL"):
-        if not re.search(rf"^\s*{name}\s*=", environment, re.M):
-            yield f"{where}: environment must map {name}"
-
-
-def _jenkins_stage_problems(where: str, stages: Mapping[str, Block]) -> Iterator[str]:
-    if list(stages)[:1] != ["Install dagger"]:
-        yield f"{where}: the first stage must be 'Install dagger'"
-    else:
-        scripts = "\n".join(s.value for s in sh_scripts(stages["Install dagger"].text))
-        yield from install_problems(scripts, f"{where} stage 'Install dagger'")
-    for name, stage in stages.items():
-        if len(stage.find("steps")) != 1:
-            yield f"{where} stage {name}: needs one `steps {{ }}` block"
-        for literal in sh_scripts(stage.text):
-            if literal.quote not in {"'''", "'"}:
-                yield (
-                    f"{where} stage {name}: `sh {literal.quote}...` lets Groovy interpolate; "
-                    "use sh '''...''' so secrets stay in the shell's environment"
-                )
-        if stage.find("when"):
-            try:
-                trigger = jenkins_trigger(stage, f"{where} stage {name}")
-            except WrapperError as error:
-                yield str(error)
-                continue
-            if trigger != name:
-                yield f"{where} stage {name}: its `when` is the {trigger} trigger"
-            if trigger != "pre-merge" and not re.search(r"withCredentials\s*\(", stage.text):
-                yield f"{where} stage {name}: AWS credentials through withCredentials"
-    for trigger in TRIGGERS:
-        if trigger not in stages or not stages[trigger].find("when"):
-            yield f"{where}: no stage '{trigger}' with its `when` condition"
-
-
-def _jenkins_post_problems(where: str, post: Block) -> Iterator[str]:
-    always = post.find("always")
-    if len(always) != 1:
-        yield f"{where}: post needs an `always {{ }}` block (reports whatever the verdict)"
-        return
-    text = always[0].text
-    if not re.search(r"\bjunit\b[^\n]*'reports/junit/\*\.xml'", text):
-        yield f"{where}: post always must run junit on 'reports/junit/*.xml'"
-    if not re.search(r"\barchiveArtifacts\b[^\n]*'reports/\*\*'", text):
-        yield f"{where}: post always must archiveArtifacts 'reports/**'"
 
 
 def wrapper_versions() -> dict[str, str]:
@@ -878,16 +1288,22 @@ def wrapper_versions() -> dict[str, str]:
 
     versions: dict[str, str] = {}
     for path in sorted(GITHUB_WORKFLOWS.glob("*.y*ml")):
-        for job in load_yaml(path)["jobs"].values():
+        for job_name, job in (load_yaml(path).get("jobs") or {}).items():
             for step in job.get("steps", []):
                 if str(step.get("uses", "")).startswith("dagger/dagger-for-github@"):
-                    versions[f".github/workflows/{path.name}"] = str(step["with"]["version"])
-    versions[".gitlab-ci.yml"] = str(load_yaml(GITLAB_CI)["variables"]["DAGGER_VERSION"])
-    environment = jenkins_pipeline().one("environment", "Jenkinsfile").text
-    match = re.search(r"DAGGER_VERSION\s*=\s*'([^']+)'", environment)
-    versions["Jenkinsfile"] = match.group(1) if match else "<missing>"
+                    where = f".github/workflows/{path.name} job {job_name}"
+                    versions[where] = str(step["with"]["version"])
+    document = parse_yaml(split_component()[1])
+    versions["templates/pipelines/template.yml"] = str(
+        document[".pipelines-dagger"]["variables"]["DAGGER_VERSION"]
+    )
+    versions["vars/portablePipelines.groovy"] = jenkins_library().dagger_version or "<missing>"
     engine = json.loads((ROOT / "dagger.json").read_text(encoding="utf-8"))["engineVersion"]
     versions["dagger.json engineVersion"] = engine.removeprefix("v")
+    service = json.loads((SERVICE_FILES / "dagger.json").read_text(encoding="utf-8"))
+    versions["docs/snippets/service/dagger.json engineVersion"] = str(
+        service["engineVersion"]
+    ).removeprefix("v")
     ref = load_yaml(ROOT / "deploy" / "dagger-engine" / "values.yaml")["engine"]["image"]["ref"]
     tag = str(ref).split("@")[0].rsplit(":", 1)[-1]
     versions["deploy/dagger-engine/values.yaml engine.image.ref"] = tag.removeprefix("v")

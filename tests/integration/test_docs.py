@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ import pytest
 import yaml
 
 from pipelines.config import parse_config
+from tests.ci_policies import (
+    github_policy_problems,
+    gitlab_policy_problems,
+    jenkins_structure_problems,
+    service_dagger_json_problems,
+)
+from tests.ci_wrappers import caller_problems, read_caller, split_component
+from tests.module_release import project_version
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -29,6 +38,7 @@ VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.tools
 
 _SNIPPET = re.compile(r'^\s*--8<-- "([^"]+)"\s*$', re.MULTILINE)
+MODULE = f"github.com/acme/portable-pipelines@v{project_version()}"
 
 
 def docs_hook() -> dict[str, Any]:
@@ -86,6 +96,18 @@ def test_the_docs_build_strictly(tmp_path: Path) -> None:
     assert "service_healthy" in local
     assert "--8&lt;--" not in local
     assert 'class="mermaid"' in (site / "index.html").read_text(encoding="utf-8")
+    # The three service-side files are on the adoption page, from their files.
+    adopt = (site / "adopt" / "index.html").read_text(encoding="utf-8")
+    assert "--8&lt;--" not in adopt
+    for text in (
+        "acme/portable-pipelines/.github/workflows/pipelines.yml@v",
+        "gitlab.com/acme/portable-pipelines/pipelines@v",
+        "portablePipelines",
+        "customizations",
+    ):
+        assert text in adopt, text
+    # The snippets are included, not published as pages.
+    assert not (site / "snippets").exists()
 
 
 @pytest.mark.parametrize(
@@ -99,8 +121,14 @@ def test_the_docs_build_strictly(tmp_path: Path) -> None:
             '--8<-- "examples/hello-service/compose.yml"',
             "compose.yml",
         ),
+        (
+            "adopt.md",
+            '--8<-- "docs/snippets/service/Jenkinsfile"',
+            '--8<-- "docs/snippets/service/Jenkinsfile.groovy"',
+            "Jenkinsfile.groovy",
+        ),
     ],
-    ids=["broken-link", "broken-anchor", "missing-snippet"],
+    ids=["broken-link", "broken-anchor", "missing-snippet", "missing-service-file"],
 )
 def test_a_broken_page_fails_the_build(
     tmp_path: Path, page: str, old: str, new: str, expected: str
@@ -139,12 +167,85 @@ def _pre_commit_config(path: Path) -> None:
     _run(str(VENV_BIN / "pre-commit"), "validate-config", str(path))
 
 
+def _module_variable(path: Path) -> None:
+    _run(str(VENV_BIN / "shellcheck"), str(path))
+    assert f"export PIPELINES_MODULE={MODULE}\n" in path.read_text(encoding="utf-8")
+
+
+def _github_schema_and_lint(path: Path) -> None:
+    _run(
+        str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)
+    )
+    _run(str(VENV_BIN / "jactionlint"), "--profile", "correctness", "--no-online", str(path))
+
+
+def _reusable_workflow(path: Path) -> None:
+    _github_schema_and_lint(path)
+    assert github_policy_problems(path.parent) == []
+
+
+def _service_workflow(path: Path) -> None:
+    _github_schema_and_lint(path)
+    assert github_policy_problems(path.parent / "no-such-directory", extra=[path]) == []
+    assert caller_problems(read_caller(path)) == []
+
+
+def _gitlab_schema(*paths: Path) -> None:
+    _run(
+        str(VENV_BIN / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        "--data-transform",
+        "gitlab-ci",
+        "--regex-variant",
+        "nonunicode",
+        *map(str, paths),
+    )
+
+
+def _service_gitlab(path: Path) -> None:
+    _gitlab_schema(path)
+    assert caller_problems(read_caller(path)) == []
+
+
+def _component(path: Path) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        header, jobs = split_component(path)
+        parts = [Path(directory) / "spec.yml", Path(directory) / "jobs.yml"]
+        parts[0].write_text(header, encoding="utf-8")
+        parts[1].write_text(jobs, encoding="utf-8")
+        _gitlab_schema(*parts)
+    assert gitlab_policy_problems(path) == []
+
+
+def _service_jenkinsfile(path: Path) -> None:
+    # npm-groovy-lint runs on it in tests/integration/test_ci_wrappers.py, and
+    # the library runs it in tests/integration/test_jenkins_library.py.
+    assert caller_problems(read_caller(path)) == []
+
+
+def _library(path: Path) -> None:
+    assert jenkins_structure_problems(path) == []
+
+
+def _service_dagger_json(path: Path) -> None:
+    assert service_dagger_json_problems(path) == []
+
+
 # Snippet file -> the check that proves it is valid. A new snippet needs an entry.
 VALIDATORS: dict[str, Callable[[Path], None]] = {
     "examples/hello-service/pipelines.toml": _pipelines_toml,
     "examples/hello-service/compose.yaml": _compose,
     "deploy/overlays/local/kustomization.yaml": _kustomization,
     ".pre-commit-config.yaml": _pre_commit_config,
+    "docs/snippets/module.sh": _module_variable,
+    "docs/snippets/service/.github/workflows/pipelines.yml": _service_workflow,
+    "docs/snippets/service/.gitlab-ci.yml": _service_gitlab,
+    "docs/snippets/service/Jenkinsfile": _service_jenkinsfile,
+    "docs/snippets/service/dagger.json": _service_dagger_json,
+    ".github/workflows/pipelines.yml": _reusable_workflow,
+    "templates/pipelines/template.yml": _component,
+    "vars/portablePipelines.groovy": _library,
 }
 
 

@@ -1,11 +1,13 @@
-"""What each wrapper must keep beyond parity, and the shared engine's Helm values.
+"""What each CI file must keep beyond parity, and the shared engine's Helm values.
 
-GitHub: actions pinned by SHA, least privilege, OIDC for AWS, concurrency,
-reports uploaded whatever the verdict. GitLab: Docker-in-Docker over TLS,
-pinned images, a checksum-verified CLI, id_tokens for AWS, JUnit and
-container-scanning reports. Jenkins: the declarative structure the linter does
-not check (agent, stages, the three `when` triggers, post steps). Each check
-is also shown to fail on a broken copy.
+GitHub (the reusable workflow and its callers): actions pinned by SHA, least
+privilege per job, one AWS role per pipeline through OIDC, concurrency per
+job, the inputs checked before any work, reports uploaded whatever the
+verdict. GitLab (the component): Docker-in-Docker over TLS, pinned images, a
+checksum-verified CLI, id_tokens for AWS, JUnit and container-scanning
+reports. Jenkins (the library step): the shape npm-groovy-lint does not check
+(stages, single-quoted scripts, one role per pipeline, reports in `finally`).
+Each check is also shown to fail on a broken copy.
 """
 
 from __future__ import annotations
@@ -19,21 +21,28 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.ci_policies import (
+    github_policy_problems,
+    gitlab_policy_problems,
+    input_check_scripts,
+    jenkins_structure_problems,
+    reusable_permissions,
+)
 from tests.ci_wrappers import (
     DAGGER_VERSION,
     GITHUB_WORKFLOWS,
-    GITLAB_CI,
-    JENKINSFILE,
+    GITLAB_COMPONENT,
+    JENKINS_LIBRARY,
+    REUSABLE_WORKFLOW,
     ROOT,
-    github_policy_problems,
-    gitlab_policy_problems,
-    jenkins_pipeline,
-    jenkins_stages,
-    jenkins_structure_problems,
+    SERVICE_FILES,
+    jenkins_library,
     wrapper_versions,
 )
 
 VALUES = ROOT / "deploy" / "dagger-engine" / "values.yaml"
+SERVICE_WORKFLOW = SERVICE_FILES / ".github" / "workflows" / "pipelines.yml"
+TRIPLE = "'" * 3
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -50,16 +59,16 @@ def workflows(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gitlab(tmp_path: Path) -> Path:
-    copy = tmp_path / ".gitlab-ci.yml"
-    shutil.copy(GITLAB_CI, copy)
+def component(tmp_path: Path) -> Path:
+    copy = tmp_path / "template.yml"
+    shutil.copy(GITLAB_COMPONENT, copy)
     return copy
 
 
 @pytest.fixture
-def jenkinsfile(tmp_path: Path) -> Path:
-    copy = tmp_path / "Jenkinsfile"
-    shutil.copy(JENKINSFILE, copy)
+def library(tmp_path: Path) -> Path:
+    copy = tmp_path / "portablePipelines.groovy"
+    shutil.copy(JENKINS_LIBRARY, copy)
     return copy
 
 
@@ -67,59 +76,112 @@ def jenkinsfile(tmp_path: Path) -> Path:
 
 
 def test_github_workflows_keep_their_policies() -> None:
-    assert github_policy_problems() == []
+    assert github_policy_problems(extra=[SERVICE_WORKFLOW]) == []
+
+
+def test_callers_grant_exactly_what_the_reusable_jobs_ask() -> None:
+    assert reusable_permissions() == {
+        "contents": "read",
+        "id-token": "write",
+        "statuses": "write",
+        "security-events": "write",
+        "actions": "read",
+    }
 
 
 GITHUB_BREAKAGES = {
     "an action pinned by tag": (
-        "dev.yml",
+        "pipelines.yml",
         "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0",
         "actions/checkout@v5",
         "is not pinned by commit SHA",
     ),
-    "write-all": ("pre-merge.yml", "permissions: {}", "permissions: write-all", "top-level"),
+    "the entry point by branch": (
+        "reference-service.yml",
+        "uses: ./.github/workflows/pipelines.yml",
+        "uses: acme/portable-pipelines/.github/workflows/pipelines.yml@main",
+        "is not pinned by commit SHA",
+    ),
+    "write-all": ("pipelines.yml", "permissions: {}", "permissions: write-all", "top-level"),
+    "a caller that grants more": (
+        "reference-service.yml",
+        "{contents: read, id-token: write",
+        "{contents: write, id-token: write",
+        "must grant exactly what the reusable jobs ask",
+    ),
+    "a caller that cancels releases": (
+        "reference-service.yml",
+        "on: [push, pull_request]\n",
+        "on: [push, pull_request]\nconcurrency: {group: x, cancel-in-progress: true}\n",
+        "no workflow-level concurrency",
+    ),
+    "a caller that inherits every secret": (
+        "reference-service.yml",
+        "    secrets:\n      dev-kubeconfig: ${{ secrets.DEV_KUBECONFIG }}\n"
+        "      dagger-cloud-token: ${{ secrets.DAGGER_CLOUD_TOKEN }}\n",
+        "    secrets: inherit\n",
+        "`secrets: inherit`",
+    ),
     "a release that cancels": (
-        "release.yml",
+        "pipelines.yml",
         "cancel-in-progress: false",
         "cancel-in-progress: true",
         "cancel-in-progress must be False for release",
     ),
     "static AWS keys": (
-        "release.yml",
-        "role-to-assume: ${{ vars.AWS_ROLE_ARN }}",
+        "pipelines.yml",
+        "role-to-assume: ${{ inputs.release-aws-role }}",
         "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}",
         "never stored keys",
     ),
+    "the release job on the dev role": (
+        "pipelines.yml",
+        "role-to-assume: ${{ inputs.release-aws-role }}",
+        "role-to-assume: ${{ inputs.dev-aws-role }}",
+        "job release: the release job assumes its own role",
+    ),
+    "the release job outside its environment": (
+        "pipelines.yml",
+        "    environment: release\n",
+        "",
+        "runs in the `release` environment",
+    ),
     "another dagger version": (
-        "dev.yml",
+        "pipelines.yml",
         'version: "0.21.11"',
         'version: "latest"',
         "must install version 0.21.11",
     ),
     "reports only on success": (
-        "pre-merge.yml",
+        "pipelines.yml",
         "if: always() && hashFiles('reports/scan/trivy.sarif') != ''",
         "if: hashFiles('reports/scan/trivy.sarif') != ''",
         "upload-sarif must run `if: always()`",
     ),
     "the engine host overridden": (
-        "dev.yml",
+        "pipelines.yml",
         "      PIPELINE_SHA: ${{ github.sha }}\n",
         "      PIPELINE_SHA: ${{ github.sha }}\n"
         "      _EXPERIMENTAL_DAGGER_RUNNER_HOST: ${{ vars.DAGGER_RUNNER_HOST }}\n",
         "leave it to the runner",
     ),
     "a secret in the job's env": (
-        "dev.yml",
+        "pipelines.yml",
         "      PIPELINE_SHA: ${{ github.sha }}\n",
-        "      PIPELINE_SHA: ${{ github.sha }}\n      EXTRA_TOKEN: ${{ secrets.DEV_KUBECONFIG }}\n",
-        "job-level env EXTRA_TOKEN holds a secret",
+        "      PIPELINE_SHA: ${{ github.sha }}\n      EXTRA: ${{ secrets.dev-kubeconfig }}\n",
+        "job-level env EXTRA holds a secret",
     ),
-    "a secret inlined in a script": (
-        "pre-merge.yml",
-        "--status-token=env://STATUS_TOKEN",
-        "--status-token=${{ secrets.STATUS_TOKEN }}",
-        "a secret is expanded into a `run:` script",
+    "an input expanded into a script": (
+        "pipelines.yml",
+        'call --source="$PIPELINES_SOURCE" \\\n            --status-token',
+        "call --source=${{ inputs.service-directory }} \\\n            --status-token",
+        "an expression is expanded into a `run:` script",
+    ),
+    "no input check": (
+        "pipelines.yml",
+        "      - name: Check the inputs\n",
+        "      - name: Look at the inputs\n",
+        "no `Check the inputs` step",
     ),
 }
 
@@ -132,10 +194,30 @@ def test_github_policy_fails_on_a_broken_copy(name: str, workflows: Path) -> Non
     assert any(says in problem for problem in problems), problems
 
 
+def test_the_input_check_is_the_same_wherever_it_runs() -> None:
+    scripts = input_check_scripts()
+    assert len(scripts) == 4  # three GitHub jobs and the GitLab jobs' before_script
+    assert len(set(scripts.values())) == 1, list(scripts)
+    (script,) = set(scripts.values())
+    for input_name in ("module-version", "dev-target", "service-directory"):
+        assert f"input {input_name} is" in script
+
+
+def test_a_drifted_input_check_is_named(tmp_path: Path) -> None:
+    copy = tmp_path / "pipelines.yml"
+    shutil.copy(REUSABLE_WORKFLOW, copy)
+    edit(copy, "eks | ec2) ;;", "eks | ec2 | none) ;;")
+    scripts = input_check_scripts(workflow=copy)
+    assert len(set(scripts.values())) == 2
+    assert [where for where, text in scripts.items() if "none" in text] == [
+        ".github/workflows/pipelines.yml job dev"
+    ]
+
+
 # --- GitLab CI --------------------------------------------------------------------------
 
 
-def test_gitlab_ci_keeps_its_policies() -> None:
+def test_gitlab_component_keeps_its_policies() -> None:
     assert gitlab_policy_problems() == []
 
 
@@ -145,6 +227,12 @@ GITLAB_BREAKAGES = {
         "2a232a42256f70d78e3cc5d2b5d6b3276710a0de0596c145f627ecfae90282ac",
         "    - name: docker:28-dind",
         "Docker-in-Docker service must be pinned by digest",
+    ),
+    "an unpinned job image": (
+        "      default: docker:28-dind@sha256:"
+        "2a232a42256f70d78e3cc5d2b5d6b3276710a0de0596c145f627ecfae90282ac",
+        "      default: docker:28-dind",
+        "is not pinned by digest",
     ),
     "Docker without TLS": (
         "DOCKER_HOST: tcp://docker:2376",
@@ -156,87 +244,116 @@ GITLAB_BREAKAGES = {
         "",
         "must pass `sha256sum -c` before `tar -x`",
     ),
+    "no input check": (
+        '      if [ ! -f "$PIPELINES_SOURCE/pipelines.toml" ]; then',
+        '      if [ ! -f "$PIPELINES_SOURCE/pyproject.toml" ]; then',
+        "before_script starts with the input check",
+    ),
     "no OIDC token for AWS": (
-        "  id_tokens:\n    GITLAB_OIDC_TOKEN:\n      aud: https://gitlab.com\n  script:",
-        "  script:",
-        "job release: the GITLAB_OIDC_TOKEN id_token is for AWS",
+        "  id_tokens:\n    GITLAB_OIDC_TOKEN:\n      aud: $[[ inputs.oidc-audience ]]\n"
+        '  variables:\n    PIPELINES_AWS_ROLE: "$[[ inputs.release-aws-role ]]"',
+        '  variables:\n    PIPELINES_AWS_ROLE: "$[[ inputs.release-aws-role ]]"',
+        "job pipelines-release: the GITLAB_OIDC_TOKEN id_token is for AWS",
+    ),
+    "the release job on the dev role": (
+        'PIPELINES_AWS_ROLE: "$[[ inputs.release-aws-role ]]"',
+        'PIPELINES_AWS_ROLE: "$[[ inputs.dev-aws-role ]]"',
+        "the release job exchanges its token for its own role",
     ),
     "reports only on success": ("    when: always\n", "    when: on_success\n", "when: always"),
     "no container scanning report": (
         "      container_scanning: reports/scan/gl-container-scanning-report.json\n",
         "",
-        "job pre-merge: artifacts:reports:container_scanning",
+        "job pipelines-pre-merge: artifacts:reports:container_scanning",
+    ),
+    "a version without a pattern": (
+        "      regex: ^(v[0-9]+\\.[0-9]+\\.[0-9]+)?$\n",
+        "",
+        "module-version needs a `regex:`",
+    ),
+    "an input without a type": (
+        "    release-branch:\n      type: string\n",
+        "    release-branch:\n",
+        "inputs ['release-branch'] need `type: string`",
+    ),
+    "a default that differs from GitHub's": (
+        "      default: main\n",
+        "      default: master\n",
+        "input 'release-branch' defaults to 'master', GitHub's to 'main'",
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(GITLAB_BREAKAGES))
-def test_gitlab_policy_fails_on_a_broken_copy(name: str, gitlab: Path) -> None:
+def test_gitlab_policy_fails_on_a_broken_copy(name: str, component: Path) -> None:
     old, new, says = GITLAB_BREAKAGES[name]
-    edit(gitlab, old, new)
-    problems = gitlab_policy_problems(gitlab)
+    edit(component, old, new)
+    problems = gitlab_policy_problems(component)
     assert any(says in problem for problem in problems), problems
 
 
 # --- Jenkins -------------------------------------------------------------------------------
 
 
-def test_jenkinsfile_has_the_declarative_structure() -> None:
+def test_jenkins_library_has_its_shape() -> None:
     assert jenkins_structure_problems() == []
-    pipeline = jenkins_pipeline()
-    assert list(jenkins_stages(pipeline)) == ["Install dagger", "dev", "pre-merge", "release"]
+    assert list(jenkins_library().stages) == ["Install dagger", "dev", "pre-merge", "release"]
 
 
 JENKINS_BREAKAGES = {
-    "no post section": (
-        "    post {\n",
-        "    postt {\n",
-        "exactly one `post { }` section",
+    "no reports when the build fails": (
+        "            } finally {\n",
+        "            } catch (Exception failure) {\n",
+        "a `finally` must run junit",
     ),
-    "no agent": ("    agent { label 'dagger' }\n", "", "top-level `agent`"),
-    "reports only on success": ("        always {\n", "        success {\n", "`always { }` block"),
     "no junit": (
         "junit testResults: 'reports/junit/*.xml', allowEmptyResults: true",
         "echo 'no tests'",
         "junit on 'reports/junit/*.xml'",
-    ),
-    "a release on every branch": (
-        "                allOf {\n                    branch 'main'\n",
-        "                allOf {\n                    branch '*'\n",
-        "is none of the three triggers",
-    ),
-    "a GString script": (
-        "                        dagger call --source=examples/hello-service verdict "
-        "--run=reports/run.json\n                    '''",
-        "                        dagger call --source=examples/hello-service verdict "
-        '--run=reports/run.json\n                    """',
-        "lets Groovy interpolate",
     ),
     "another dagger version": (
         "DAGGER_VERSION = '0.21.11'",
         "DAGGER_VERSION = '0.21.10'",
         "DAGGER_VERSION must be '0.21.11'",
     ),
-    "an unbalanced brace": ("    stages {\n", "    stages {\n    {\n", "unbalanced"),
+    "the release on the dev role": (
+        "aws(inputs.releaseAwsCredentialsId, inputs.releaseAwsRole)",
+        "aws(inputs.devAwsCredentialsId, inputs.devAwsRole)",
+        "stage release: AWS through its own role",
+    ),
+    "inputs checked too late": (
+        "    List<String> problems = inputProblems(given)\n",
+        "    List<String> problems = []\n",
+        "checks inputProblems(given) before node",
+    ),
+    "an input GitHub lacks": (
+        "    manifests: '',\n",
+        "    manifestsDir: '',\n",
+        "no input 'manifests'",
+    ),
+    "an unbalanced brace": ("    stage('dev') {\n", "    stage('dev') {\n    {\n", "unbalanced"),
 }
 
 
 @pytest.mark.parametrize("name", list(JENKINS_BREAKAGES))
-def test_jenkins_structure_fails_on_a_broken_copy(name: str, jenkinsfile: Path) -> None:
+def test_jenkins_structure_fails_on_a_broken_copy(name: str, library: Path) -> None:
     old, new, says = JENKINS_BREAKAGES[name]
-    if name == "a GString script":
-        # Both quotes of the verdict line of the dev stage.
-        text = jenkinsfile.read_text(encoding="utf-8")
-        start = text.index(
-            "sh '''\n                        dagger call --source=examples/hello-service verdict"
-        )
-        jenkinsfile.write_text(
-            text[:start] + 'sh """' + text[start + 6 :].replace(old, new, 1), encoding="utf-8"
-        )
-    else:
-        edit(jenkinsfile, old, new)
-    problems = jenkins_structure_problems(jenkinsfile)
+    edit(library, old, new)
+    problems = jenkins_structure_problems(library)
     assert any(says in problem for problem in problems), problems
+
+
+def test_a_groovy_string_script_is_refused(library: Path) -> None:
+    # The install script, with Groovy's interpolating quotes instead of single ones.
+    text = library.read_text(encoding="utf-8")
+    start = text.index(f"sh {TRIPLE}\n            set -eu")
+    end = text.index(TRIPLE, start + 10)
+    library.write_text(
+        text[:start] + 'sh """' + text[start + 6 : end] + '"""' + text[end + 3 :],
+        encoding="utf-8",
+    )
+    problems = jenkins_structure_problems(library)
+    assert any("lets Groovy interpolate" in problem for problem in problems), problems
 
 
 # --- one dagger version everywhere ------------------------------------------------------------
@@ -244,7 +361,7 @@ def test_jenkins_structure_fails_on_a_broken_copy(name: str, jenkinsfile: Path) 
 
 def test_cli_engine_and_chart_pin_the_same_dagger_version() -> None:
     versions = wrapper_versions()
-    assert len(versions) >= 7, versions
+    assert len(versions) >= 9, versions
     assert set(versions.values()) == {DAGGER_VERSION}, versions
 
 
