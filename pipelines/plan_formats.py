@@ -52,6 +52,8 @@ def _step_lines(number: int, step: PlannedStep) -> list[str]:
     if step.platforms:
         lines.append(f"   platforms: {', '.join(step.platforms)}")
     lines += [f"   pushes: {push}" for push in step.pushes]
+    if step.url:
+        lines.append(f"   url: {step.url}")
     if step.note:
         lines.append(f"   note: {step.note}")
     lines += [f"   $ {shlex.join(command)}" for command in step.commands]

@@ -56,6 +56,8 @@ class PlannedStep:
     platforms: tuple[str, ...] = ()
     # publish: the addresses it pushes.
     pushes: tuple[str, ...] = ()
+    # deploy: the URL the suites after it test.
+    url: str | None = None
     note: str | None = None
 
 
@@ -102,6 +104,7 @@ def _step_json(step: PlannedStep) -> dict[str, Any]:
         "against": step.against,
         "platforms": list(step.platforms),
         "pushes": list(step.pushes),
+        "url": step.url,
         "note": step.note,
     }
 
@@ -228,7 +231,7 @@ def _suite(
     service = config.service
     note = None
     if against is not None:
-        note = f"against the deployment at {against.note}"
+        note = f"against the deployment at {against.url}"
     elif tests_the_app(suite):
         note = (
             f"against the app as a service at {APP_HOST}:{service.port}, once GET "
@@ -329,7 +332,8 @@ def _deploy(facts: _Facts) -> PlannedStep:
         depends_on=("publish",),
         runs_in=described.runs_in,
         commands=described.commands,
-        note=described.url or described.where,
+        url=described.url,
+        note=described.where,
     )
 
 

@@ -8,6 +8,8 @@ bad input exits 1 with every problem named, and never a traceback.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +170,42 @@ def test_a_usage_error_exits_2() -> None:
     result = tool("plan", ROOT / "examples" / "hello-service", "--pipeline", "nightly")
     assert result.returncode == 2
     assert "invalid choice: 'nightly'" in result.stderr
+
+
+def console_blocks(page: Path) -> list[tuple[str, str]]:
+    """(command, output) of each ```console block: `$ command`, then what it prints."""
+    blocks = re.findall(r"```console\n\$ (.+?)\n(.*?)```\n", page.read_text(), re.DOTALL)
+    return [(command, output) for command, output in blocks]
+
+
+CLI_PAGE = ROOT / "docs" / "cli.md"
+
+
+@pytest.mark.parametrize(
+    ("command", "output"), console_blocks(CLI_PAGE), ids=lambda v: v.split("\n")[0][:60]
+)
+def test_the_page_shows_what_the_tool_prints(command: str, output: str) -> None:
+    program, *args = shlex.split(command)
+    assert program == "portable-pipelines"
+    result = tool(*args)
+    assert result.stdout + result.stderr == output
+
+
+def test_the_page_documents_every_key_of_the_json_form() -> None:
+    text = CLI_PAGE.read_text()
+    section = text.split("### The JSON form (stable)", 1)[1].split("\n## ", 1)[0]
+    top, step = (
+        re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE) for table in section.split("Each step:")
+    )
+    document = json.loads(
+        tool(
+            "plan",
+            ROOT / "examples" / "hello-service",
+            "--pipeline",
+            "pre-merge",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert top == list(document)
+    assert step == list(document["steps"][0])

@@ -72,7 +72,20 @@ EFFECTS = ("Container.publish",)
 PURE = ("lint", "test", "build", "build --platform=linux/arm64")
 # Changes with every commit or is read only by CI: never part of the module's
 # source, whose identity keys every cached function result (DESIGN.md section 4).
-MUST_NOT_UPLOAD = (".git", ".github", ".gitlab-ci.yml", "Jenkinsfile", "tests", "docs")
+# Every path that changes with commits the module does not see: the history, CI
+# files and entry points (templates/ is the GitLab component, vars/ the Jenkins
+# step), tests, docs and the changelog.
+MUST_NOT_UPLOAD = (
+    ".git",
+    ".github",
+    ".gitlab-ci.yml",
+    "Jenkinsfile",
+    "templates",
+    "vars",
+    "tests",
+    "docs",
+    "CHANGELOG.md",
+)
 
 
 @dataclass
