@@ -107,7 +107,7 @@ class PortablePipelines:
             Doc("Ticket id regex (default: the service's pyproject.toml, else ABC-123 style)"),
         ] = None,
     ) -> str:
-        """Run every [lint] command; report all failures, not just the first."""
+        """Run every [lint] and [docs] command; report all failures, not just the first."""
         from ci import suites
         from ci.context import load_config
 

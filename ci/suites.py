@@ -39,8 +39,8 @@ class LintResult:
 
 
 async def run_lint(source: dagger.Directory, config: PipelineConfig) -> LintResult:
-    """Every [lint] command at once; all failures reported, not just the first."""
-    commands = config.require_lint().commands
+    """Every [lint] and [docs] command at once; all failures reported, not just the first."""
+    commands = config.require_static_checks()
     base = toolchain.toolchain(source, config)
     results: list[tuple[tuple[str, ...], int, str]] = [((), 0, "")] * len(commands)
 

@@ -26,7 +26,7 @@ from pipelines.images import IMAGES
 from pipelines.publishing import plan_publish
 from pipelines.requests import PublishTarget, ReleaseCandidate, TestImage
 from pipelines.scan.command import download_db_command, scan_commands
-from pipelines.stepgraph import StepKind
+from pipelines.step_kinds import StepKind
 from pipelines.suite_env import CONTRACT, gets_app_environment, tests_the_app
 from pipelines.tags import LATEST
 from pipelines.values import Branch, CommitId
@@ -189,16 +189,16 @@ def _release(facts: _Facts) -> list[PlannedStep]:
 
 
 def _checks(config: PipelineConfig, pipeline: str, *, every_platform: bool) -> list[PlannedStep]:
-    """What runs first and at once: lint (when the service has [lint]), the unit
-    tests (when the pipeline runs them) and the build."""
+    """What runs first and at once: lint (when the service has [lint] or [docs]),
+    the unit tests (when the pipeline runs them) and the build."""
     first = []
-    if config.lint is not None:
+    if config.static_checks:
         first.append(
             PlannedStep(
                 name="lint",
                 role="lint",
                 runs_in=_toolchain(config),
-                commands=config.lint.commands,
+                commands=config.static_checks,
                 env=tuple(_names(config.toolchain.env)),
                 note="every command runs, at once; all failures are reported",
             )

@@ -34,15 +34,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
 from pipelines.errors import PipelinesError, did_you_mean
-
-StepKind = Literal["validation", "effect"]
-KINDS: tuple[StepKind, ...] = ("validation", "effect")
+from pipelines.step_kinds import KINDS, StepKind
 
 # What a step keeps as reports: ``dagger.File`` in the Dagger module, anything in tests.
 R = TypeVar("R")

@@ -20,7 +20,15 @@ from pipelines.config.build import (
     parse_build,
     parse_toolchain,
 )
-from pipelines.config.checks import SUITES, LintConfig, SuiteConfig, parse_lint, parse_suites
+from pipelines.config.checks import (
+    SUITES,
+    DocsConfig,
+    LintConfig,
+    SuiteConfig,
+    parse_docs,
+    parse_lint,
+    parse_suites,
+)
 from pipelines.config.dependencies import DependencyConfig, parse_dependencies
 from pipelines.config.deploy import DeployConfig, parse_deploy
 from pipelines.config.forge import ForgeConfig, parse_forge
@@ -44,6 +52,7 @@ __all__ = [
     "ConfigError",
     "DependencyConfig",
     "DeployConfig",
+    "DocsConfig",
     "ForgeConfig",
     "LintConfig",
     "PipelineConfig",
@@ -65,6 +74,7 @@ class PipelineConfig:
     build: BuildConfig = field(default_factory=BuildConfig)
     toolchain: ToolchainConfig = field(default_factory=lambda: ToolchainConfig(target="test"))
     lint: LintConfig | None = None
+    docs: DocsConfig | None = None
     tests: dict[str, SuiteConfig] = field(default_factory=dict)
     scan: ScanConfig = field(default_factory=ScanConfig)
     publish: PublishConfig | None = None
@@ -115,15 +125,24 @@ class PipelineConfig:
             "(see docs/configuration.md)",
         )
 
-    def require_lint(self, *, file: str = CONFIG_FILE) -> LintConfig:
-        """[lint], or a ConfigError saying how to add it."""
-        return _required(
-            self.lint,
-            file=file,
-            key="lint",
-            problem="no [lint] table: there is nothing to run",
-            fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter)',
-        )
+    @property
+    def static_checks(self) -> tuple[tuple[str, ...], ...]:
+        """What the lint step and the service-lint hook run: [lint]'s commands,
+        then [docs]' (a docs build is a check that the documents still build)."""
+        lint = self.lint.commands if self.lint else ()
+        return lint + (self.docs.commands if self.docs else ())
+
+    def require_static_checks(self, *, file: str = CONFIG_FILE) -> tuple[tuple[str, ...], ...]:
+        """[lint] and [docs]'s commands, or a ConfigError saying how to add them."""
+        if not self.static_checks:
+            raise ConfigError(
+                file=file,
+                key="lint",
+                problem="no [lint] or [docs] table: there is nothing to run",
+                fix='add [lint] with `commands = [["ruff", "check", "."]]` (or your linter), '
+                'or [docs] with `commands = [["mkdocs", "build", "--strict"]]`',
+            )
+        return self.static_checks
 
     @property
     def aws_region(self) -> AwsRegion:
@@ -226,6 +245,7 @@ def _parse_document(data: dict[str, Any], file: str) -> PipelineConfig:
     build = attempt(lambda: parse_build(root.table("build")))
     toolchain = attempt(lambda: parse_toolchain(root.table("toolchain")))
     lint = attempt(lambda: parse_lint(root.table("lint")))
+    docs = attempt(lambda: parse_docs(root.table("docs")))
     tests = attempt(lambda: parse_suites(root.table("test")))
     scan = attempt(lambda: parse_scan(root.table("scan")))
     publish = attempt(lambda: parse_publish(root.table("publish")))
@@ -241,6 +261,7 @@ def _parse_document(data: dict[str, Any], file: str) -> PipelineConfig:
         build=_parsed(build),
         toolchain=_parsed(toolchain),
         lint=lint,
+        docs=docs,
         tests=_parsed(tests),
         scan=_parsed(scan),
         publish=publish,

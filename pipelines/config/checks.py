@@ -1,4 +1,4 @@
-"""[lint] and [test.*]: the commands that validate a service."""
+"""[lint], [docs] and [test.*]: the commands that validate a service."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ class LintConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DocsConfig:
+    """The commands that build the service's documents (mkdocs, Sphinx, TypeDoc...).
+
+    They run where [lint]'s do: in the ``lint`` step, in the toolchain, and in
+    the ``service-lint`` git hook, with the developer's own tools.
+    """
+
+    commands: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class SuiteConfig:
     """One test suite: commands run in order in the toolchain, and its report.
 
@@ -50,11 +61,22 @@ class SuiteConfig:
 
 
 def parse_lint(table: Table | None) -> LintConfig | None:
+    commands = _commands_of(table)
+    return None if commands is None else LintConfig(commands=commands)
+
+
+def parse_docs(table: Table | None) -> DocsConfig | None:
+    commands = _commands_of(table)
+    return None if commands is None else DocsConfig(commands=commands)
+
+
+def _commands_of(table: Table | None) -> tuple[tuple[str, ...], ...] | None:
+    """A table whose only key is ``commands``, a list of argument lists."""
     if table is None:
         return None
-    commands = table.argv_list("commands")
+    commands: tuple[tuple[str, ...], ...] = table.argv_list("commands")
     table.finish()
-    return LintConfig(commands=commands)
+    return commands
 
 
 def parse_suites(table: Table | None) -> dict[str, SuiteConfig]:

@@ -24,9 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
-
-import anyio
+from typing import Any, TypeVar
 
 from pipelines.aws.names import parse_registry, registry_problem
 from pipelines.config.deploy import DeployConfig, Ec2DeployConfig
@@ -144,13 +142,31 @@ def _batches(items: Sequence[str]) -> Iterator[list[str]]:
         yield list(items[start : start + _BATCH])
 
 
+T = TypeVar("T")
+
+
+# anyio is imported where it is used: the plan and the git hooks read this
+# module's KIND without ever deploying.
+async def _in_thread(call: Callable[..., T], *args: Any) -> T:
+    """boto3 blocks: run it in a worker thread."""
+    from anyio import to_thread
+
+    return await to_thread.run_sync(call, *args)
+
+
+async def _sleep(seconds: float) -> None:
+    from anyio import sleep
+
+    await sleep(seconds)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ec2DevTarget:
     config: Ec2DeployConfig
     ssm: Any = field(repr=False)
     ec2: Any = field(repr=False)
     http_check: HttpCheck = field(default=default_http_check, repr=False)
-    sleep: Sleep = field(default=anyio.sleep, repr=False)
+    sleep: Sleep = field(default=_sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     poll_seconds: float = 3.0
 
@@ -184,7 +200,7 @@ class Ec2DevTarget:
 
     async def _instances(self) -> list[str]:
         key, value = self.config.tag_key, self.config.tag_value
-        instances = await anyio.to_thread.run_sync(
+        instances = await _in_thread(
             partial(find_instances, self.ec2, tag_key=key, tag_value=value)
         )
         if not instances:
@@ -207,7 +223,7 @@ class Ec2DevTarget:
                 TimeoutSeconds=timeout,
                 Parameters={"commands": script, "executionTimeout": [str(timeout)]},
             )
-            response = await anyio.to_thread.run_sync(send)
+            response = await _in_thread(send)
             command_id = response["Command"]["CommandId"]
             commands.update({instance: command_id for instance in batch})
         await self._wait(commands, timeout)
@@ -218,7 +234,7 @@ class Ec2DevTarget:
         failures: list[str] = []
         while pending:
             for instance, command_id in list(pending.items()):
-                invocation = await anyio.to_thread.run_sync(self._invocation, command_id, instance)
+                invocation = await _in_thread(self._invocation, command_id, instance)
                 status = invocation.get("Status") if invocation else None
                 if status in _DONE:
                     del pending[instance]
@@ -233,7 +249,7 @@ class Ec2DevTarget:
                         CommandId=command_id,
                         InstanceIds=sorted(i for i, c in pending.items() if c == command_id),
                     )
-                    await anyio.to_thread.run_sync(cancel)
+                    await _in_thread(cancel)
                 raise DeployError(
                     f"SSM command did not finish within {timeout:g}s on "
                     f"{', '.join(sorted(pending))} (cancelled)"

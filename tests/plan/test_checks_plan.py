@@ -10,6 +10,7 @@ from dagger._exceptions import QueryErrorValue
 from gql import GraphQLRequest
 
 from ci.main import PortablePipelines
+from ci.suites import run_lint
 from ci.toolchain import image, toolchain
 from pipelines.config import PipelineConfig, parse_config
 from pipelines.errors import ChecksFailed, ConfigError, InputError
@@ -85,17 +86,36 @@ def test_build_args_are_passed_as_build_args(lazy_source: dagger.Directory) -> N
     assert build.args["buildArgs"] == [{"name": "VERSION", "value": "1.2"}]
 
 
-async def test_lint_runs_every_command_as_argv_and_passes(
+async def test_lint_runs_every_lint_and_docs_command_as_argv_and_passes(
     seam: Seam, lazy_source: dagger.Directory, reference_config: PipelineConfig
 ) -> None:
     message = await pipelines(lazy_source).lint()
     ran = [execs(graph)[-1] for graph in seam.graphs("Container.exit_code")]
     assert reference_config.lint is not None
-    assert sorted(ran) == sorted(list(cmd) for cmd in reference_config.lint.commands)
+    assert reference_config.docs is not None
+    expected = [*reference_config.lint.commands, *reference_config.docs.commands]
+    assert sorted(ran) == sorted(list(cmd) for cmd in expected)
+    assert ["mkdocs", "build", "--strict"] in ran
     for graph in seam.graphs("Container.exit_code"):
         assert graph.find("withExec")[-1].args["expect"] == "ANY"
         assert graph.find("dockerBuild")[0].args["target"] == "test"
-    assert message == "lint: 2 commands passed"
+    assert message == "lint: 3 commands passed"
+
+
+async def test_lint_runs_docs_alone_and_refuses_a_service_with_neither(
+    seam: Seam, lazy_source: dagger.Directory
+) -> None:
+    docs_only = parse_config(
+        '[service]\nname = "s"\nport = 80\n[docs]\ncommands = [["mkdocs", "build"]]\n'
+    )
+    assert (await run_lint(lazy_source, docs_only)).summary == "lint: 1 commands passed"
+    assert [execs(g)[-1] for g in seam.graphs("Container.exit_code")] == [["mkdocs", "build"]]
+    neither = parse_config('[service]\nname = "s"\nport = 80\n')
+    # Below the function boundary: the error itself, before any container.
+    with pytest.raises(ConfigError, match=r"no \[lint\] or \[docs\] table") as refused:
+        await run_lint(lazy_source, neither)
+    assert refused.value.key == "lint"
+    assert "[docs] with" in str(refused.value)
 
 
 async def test_lint_reports_every_failing_command(
@@ -106,7 +126,8 @@ async def test_lint_reports_every_failing_command(
     with fails_with(ChecksFailed) as caught:
         await pipelines(lazy_source).lint()
     text = str(caught.value)
-    assert "2 of 2 commands failed" in text
+    assert "3 of 3 commands failed" in text
+    assert "`mkdocs build --strict` exited 1" in text
     assert "`ruff check .` exited 1" in text
     assert "`ruff format --check .` exited 1" in text
     assert "problem in format" in text
@@ -116,7 +137,7 @@ async def test_lint_fails_on_one_bad_command_only(
     seam: Seam, lazy_source: dagger.Directory
 ) -> None:
     seam.answers["Container.exit_code"] = lambda g: 2 if "format" in execs(g)[-1] else 0
-    with fails_with(ChecksFailed, match=r"1 of 2 commands failed"):
+    with fails_with(ChecksFailed, match=r"1 of 3 commands failed"):
         await pipelines(lazy_source).lint()
 
 
@@ -236,7 +257,7 @@ async def test_lint_accepts_what_the_hook_accepts(
     result = await pipelines(lazy_source).lint(
         commit_message=message, branch=branch, ticket_pattern=pattern
     )
-    assert result == "lint: 2 commands passed"
+    assert result == "lint: 3 commands passed"
 
 
 def test_a_locked_cache_is_mounted_locked(lazy_source: dagger.Directory) -> None:
@@ -332,7 +353,7 @@ async def test_lint_reports_a_killed_linter_with_the_others(
         return 0
 
     seam.answers["Container.exit_code"] = exit_code
-    with fails_with(ChecksFailed, match=r"1 of 2 commands failed") as caught:
+    with fails_with(ChecksFailed, match=r"1 of 3 commands failed") as caught:
         await pipelines(lazy_source).lint()
     assert "exited 139" in str(caught.value)
     assert "Segmentation fault" in str(caught.value)

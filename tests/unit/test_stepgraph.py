@@ -9,13 +9,13 @@ import anyio
 import pytest
 
 from pipelines.errors import InputError
+from pipelines.step_kinds import StepKind
 from pipelines.stepgraph import (
     Pipeline,
     PipelineDefinitionError,
     PipelineResult,
     Step,
     StepInputs,
-    StepKind,
     StepOutput,
     StepStatus,
     pipeline,
