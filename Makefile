@@ -35,7 +35,17 @@ $(NODE_SERVICE)/node_modules/.installed: $(NODE_SERVICE)/package.json $(NODE_SER
 	npm ci --prefix $(NODE_SERVICE) --no-audit --no-fund --ignore-scripts
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed $(NODE_SERVICE)/node_modules/.installed
+# What pre-commit installs this repository's hooks from (.pre-commit-hooks.yaml:
+# this package, its build backend and its pinned dependencies), downloaded once
+# so the hooks' test (tests/integration/test_service_hooks.py) installs them
+# offline, as a service repository's pre-commit does from PyPI.
+WHEELHOUSE := build/wheelhouse
+BUILD_BACKEND = $(shell $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'])")
+$(WHEELHOUSE)/.downloaded: pyproject.toml constraints.txt $(BIN)/.installed
+	$(BIN)/python -m pip download --quiet --dest $(WHEELHOUSE) -c constraints.txt $(BUILD_BACKEND) .
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed $(NODE_SERVICE)/node_modules/.installed $(WHEELHOUSE)/.downloaded
 
 hooks: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
@@ -47,4 +57,4 @@ pytest: install
 	exit $$rc
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site $(NODE_SERVICE)/node_modules
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site $(NODE_SERVICE)/node_modules $(WHEELHOUSE)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from pipelines.config import CONFIG_FILE, PipelineConfig, load_config
@@ -53,7 +52,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "would run, or write a starting pipelines.toml. Offline: needs neither Dagger nor "
         "an engine.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_own_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -234,11 +233,19 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def _own_version() -> str:
-    try:
-        return metadata.version("portable-pipelines")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, reading the version only when asked:
+    importlib.metadata costs more to import than a validate run (the git hook)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("portable-pipelines")
+        except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+            version = "unknown"
+        sys.stdout.write(f"{parser.prog} {version}\n")  # on stdout, as argparse's own
+        parser.exit()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
-"""Run a service's ``[lint]`` commands on this machine: the git hook's half of ``lint``.
+"""Run a service's ``[lint]`` and ``[docs]`` commands here: the git hook's half of ``lint``.
 
 ``dagger call --source=SERVICE lint`` runs the commands of the service's
-``[lint]`` table in its toolchain container; the ``service-lint`` git hook
-runs the very same commands from the service directory with the project's
-pinned tools, so "passes locally" and "passes in CI" are one statement::
+``[lint]`` and ``[docs]`` tables in its toolchain container; the
+``service-lint`` git hook runs the very same commands from the service
+directory with the developer's own tools, so "passes locally" and "passes in
+CI" are one statement::
 
     python -m pipelines_cli.service_lint examples/hello-service [...]
 
-The commands come from the library (``pipelines.config.load_config``, the
-``[lint]`` table); this tool only runs the processes. Exit codes: 0 every
-command passed (a service without a ``[lint]`` table has none); 1 a command
-failed or could not start, each named on stderr after the commands' own
-output; 2 a ``pipelines.toml`` is missing or invalid, in one message.
+The commands come from the library (``PipelineConfig.static_checks``); this
+tool only runs the processes, one after the other, each to the end. Exit
+codes: 0 every command passed (a service without either table has none); 1 a
+command failed or could not start, each named on stderr after the commands'
+own output; 2 a ``pipelines.toml`` is missing or invalid, in one message.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def run_command(command: Sequence[str], *, service: Path) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Run the [lint] commands of each service's pipelines.toml."
+        prog=PROG,
+        description="Run the [lint] and [docs] commands of each service's pipelines.toml.",
     )
     parser.add_argument(
         "services", nargs="+", type=Path, help="service directories, each with a pipelines.toml"
@@ -57,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PipelinesError as error:
             sys.stderr.write(f"{error}\n")
             return BAD_CONFIG
-        for command in config.lint.commands if config.lint else ():
+        for command in config.static_checks:
             problem = run_command(command, service=service)
             if problem is not None:
                 failed.append(f"{service}: {' '.join(command)} ({problem})")

@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 _HEADING = re.compile(r"^## \[(?P<name>[^\]]+)\](?: - (?P<date>\S+))?\s*$", re.M)
 # A module version written next to the module's name: an address, a `uses:`,
-# a component, a @Library, a toolchain source, or a version input.
+# a component, a @Library, a toolchain source, a version input, or the hooks'
+# pre-commit `rev:` (the service-side hook configs name no other repository).
 _VERSIONED = re.compile(
     r"portable-pipelines[\w./-]*@v(?P<a>[0-9][\w.-]*)"
     r"|(?:module-version|moduleVersion)\s*:\s*['\"]?v(?P<b>[0-9][\w.-]*)"
+    r"|^\s*rev\s*:\s*['\"]?v(?P<c>[0-9][\w.-]*)"
 )
 
 
@@ -73,7 +75,7 @@ def version_problems(version: str, root: Path = ROOT) -> list[str]:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             for match in _VERSIONED.finditer(line):
-                found = match.group("a") or match.group("b")
+                found = match.group("a") or match.group("b") or match.group("c")
                 if found != version:
                     problems.append(
                         f"{path.relative_to(root)}:{number}: names v{found}, not the release "

@@ -31,6 +31,7 @@ from tests.ci_policies import (
 )
 from tests.ci_wrappers import caller_problems, read_caller, split_component
 from tests.module_release import project_version
+from tests.service_hooks import config_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -167,6 +168,13 @@ def _pre_commit_config(path: Path) -> None:
     _run(str(VENV_BIN / "pre-commit"), "validate-config", str(path))
 
 
+def _service_pre_commit_config(path: Path) -> None:
+    """A service's hook config: valid for pre-commit, this repository at this release."""
+    _pre_commit_config(path)
+    _run(str(VENV_BIN / "yamllint"), "--strict", str(path))
+    assert not config_problems(path)
+
+
 def _module_variable(path: Path) -> None:
     _run(str(VENV_BIN / "shellcheck"), str(path))
     assert f"export PIPELINES_MODULE={MODULE}\n" in path.read_text(encoding="utf-8")
@@ -243,6 +251,8 @@ VALIDATORS: dict[str, Callable[[Path], None]] = {
     "docs/snippets/service/.gitlab-ci.yml": _service_gitlab,
     "docs/snippets/service/Jenkinsfile": _service_jenkinsfile,
     "docs/snippets/service/dagger.json": _service_dagger_json,
+    "docs/snippets/service/.pre-commit-config.yaml": _service_pre_commit_config,
+    "docs/snippets/service/.pre-commit-config.dagger.yaml": _service_pre_commit_config,
     ".github/workflows/pipelines.yml": _reusable_workflow,
     "templates/pipelines/template.yml": _component,
     "vars/portablePipelines.groovy": _library,

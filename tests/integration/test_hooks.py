@@ -16,13 +16,14 @@ and the deploy checks' own tests show they fail on broken input.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.service_hooks import hook_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -35,22 +36,9 @@ REPOSITORY_HOOKS = ("mypy", "deploy-checks", "mkdocs")
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: the venv's tools first, no user git config or cache."""
-    home = tmp_path / "home"
-    home.mkdir()
-    keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TMPDIR")}
-    return {
-        **keep,
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(home),
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-cache"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "NO_COLOR": "1",
-    }
+    """A clean environment: the venv's tools first, no user git config or cache,
+    no package index (as the service hooks' test: tests/service_hooks.py)."""
+    return hook_environment(tmp_path)
 
 
 def run(
@@ -223,8 +211,19 @@ data:
 """,
 }
 
+GOOD[".pre-commit-hooks.yaml"] = """\
+- id: check
+  name: check
+  entry: check
+  language: python
+"""
+
 # One broken copy per hook, and what the hook must say about it.
 BROKEN = {
+    ".pre-commit-hooks.yaml": (
+        GOOD[".pre-commit-hooks.yaml"].replace("  entry: check\n", ""),
+        ("pre-commit-manifest",),
+    ),
     "app.py": ("import os\nx=1\n", ("ruff-check", "ruff-format")),
     ".github/workflows/ci.yml": (
         GOOD[".github/workflows/ci.yml"].replace("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04"),

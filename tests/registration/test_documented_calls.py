@@ -37,10 +37,12 @@ from tests.conftest import ROOT
 from tests.graph import Graph
 from tests.module_release import project_version
 from tests.registration.test_registration import MAIN, args_of, functions, objects, typedefs
+from tests.service_hooks import DAGGER_VARIANT
 
 __all__ = ["typedefs"]  # the fixture, re-exported for this module
 
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+# The pages, and the service-side hook config whose dagger line a page includes.
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), DAGGER_VARIANT]
 MODULE_SNIPPET = ROOT / "docs" / "snippets" / "module.sh"
 VERSIONED = f"{MODULE_ADDRESS}@v{project_version()}"
 REFERENCE = "--source=examples/hello-service"

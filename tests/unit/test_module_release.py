@@ -76,6 +76,12 @@ BREAKAGES = {
         "moduleVersion: 'v0.0.9'",
         "docs/snippets/service/Jenkinsfile:5: names v0.0.9",
     ),
+    "the hooks' rev forgets the bump": (
+        "docs/snippets/service/.pre-commit-config.yaml",
+        f"rev: v{project_version()}",
+        "rev: v0.0.9",
+        "docs/snippets/service/.pre-commit-config.yaml:7: names v0.0.9",
+    ),
     "no changelog entry": (
         "CHANGELOG.md",
         f"## [{project_version()}] - ",
