@@ -173,6 +173,7 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
         yield f"{where}: no job-level permissions map"
         permissions = {}
     yield from _github_secret_problems(where, env, steps)
+    yield from _github_credential_holders(where, steps)
     yield from _github_permission_problems(where, trigger, permissions, uses)
     for step in steps:
         yield from _github_step_problems(where, trigger, step)
@@ -198,6 +199,24 @@ def _github_secret_problems(
             yield f"{where}: DAGGER_CLOUD_TOKEN (optional secret) is not passed to a dagger step"
 
 
+def _github_credential_holders(where: str, steps: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """Credentials (the AWS step's outputs, secrets, the job token) go to dagger steps only."""
+    credential = re.compile(r"steps\.[\w-]+\.outputs\.aws-|secrets\.|github\.token")
+    for step in steps:
+        name = step.get("name") or step.get("uses")
+        holds = [
+            key for key, value in (step.get("env") or {}).items() if credential.search(str(value))
+        ]
+        holds += [
+            key for key, value in (step.get("with") or {}).items() if credential.search(str(value))
+        ]
+        if holds and not dagger_lines(str(step.get("run", ""))):
+            yield (
+                f"{where} step {name!r}: {holds} hold a credential, but the step runs no "
+                "dagger line; credentials reach only the steps that run dagger"
+            )
+
+
 def _github_permission_problems(
     where: str, trigger: str, permissions: Mapping[str, Any], uses: Sequence[str]
 ) -> Iterator[str]:
@@ -218,9 +237,49 @@ def _github_permission_problems(
         yield f"{where}: permissions beyond what the job uses: {dict(permissions)!r}"
 
 
+# Every action a job of the reusable workflow may use, each read for what it
+# leaves to later steps of the job. An action outside this table fails until
+# someone has read it and added it: an action can export credentials through
+# $GITHUB_ENV (core.exportVariable), which every later step then reads.
+REVIEWED_ACTIONS = {
+    # writes the job token into .git/config unless persist-credentials: false
+    "actions/checkout": {"persist-credentials": False},
+    # installs the CLI only (no call/args: see below); exports no credential
+    "dagger/dagger-for-github": {},
+    # exports AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN to
+    # $GITHUB_ENV unless output-env-credentials: false (its default is true:
+    # action.yml and src/helpers.ts exportCredentials of v5.1.1); the keys then
+    # come back as step outputs with output-credentials: true
+    "aws-actions/configure-aws-credentials": {
+        "output-env-credentials": False,
+        "output-credentials": True,
+    },
+    # read reports and upload them; they export nothing
+    "mikepenz/action-junit-report": {},
+    "github/codeql-action/upload-sarif": {},
+    "actions/upload-artifact": {},
+}
+
+
+def _as_bool(value: Any) -> bool | None:
+    text = str(value).strip().lower()
+    return {"true": True, "false": False}.get(text)
+
+
 def _github_step_problems(where: str, trigger: str, step: Mapping[str, Any]) -> Iterator[str]:
     action = str(step.get("uses", "")).split("@")[0]
     inputs = step.get("with") or {}
+    if action and action not in REVIEWED_ACTIONS:
+        yield (
+            f"{where}: {action} is not a reviewed action: read what it leaves to later steps "
+            "(exported credentials, files) and add it to REVIEWED_ACTIONS in tests/ci_policies.py"
+        )
+    for name, wanted in REVIEWED_ACTIONS.get(action, {}).items():
+        if _as_bool(inputs.get(name)) is not wanted:
+            yield (
+                f"{where}: {action} needs `{name}: {str(wanted).lower()}` so no credential "
+                "outlives the step that needs it"
+            )
     if action == "aws-actions/configure-aws-credentials":
         if "role-to-assume" not in inputs or "aws-access-key-id" in inputs:
             yield f"{where}: AWS through an OIDC role (role-to-assume), never stored keys"
@@ -498,14 +557,22 @@ def _jenkins_stage_problems(where: str, library: JenkinsLibrary) -> list[str]:
     install = "\n".join(s.value for s in sh_scripts(library.stages["Install dagger"].text))
     problems.extend(install_problems(install, f"{where} stage 'Install dagger'"))
     for trigger in ("dev", "release"):
-        binding = rf"aws\(inputs\.{trigger}AwsCredentialsId, inputs\.{trigger}AwsRole\)"
-        if not re.search(binding, library.stages[trigger].text):
+        stage_text = library.stages[trigger].text
+        binding = rf"awsIdToken\(inputs\.{trigger}AwsCredentialsId\)"
+        role = rf'"PIPELINES_AWS_ROLE=\$\{{inputs\.{trigger}AwsRole\}}"'
+        if not re.search(binding, stage_text) or not re.search(role, stage_text):
             problems.append(
                 f"{where} stage {trigger}: AWS through its own role, "
-                f"aws(inputs.{trigger}AwsCredentialsId, inputs.{trigger}AwsRole)"
+                f"awsIdToken(inputs.{trigger}AwsCredentialsId) with "
+                f"PIPELINES_AWS_ROLE=${{inputs.{trigger}AwsRole}}"
             )
-    if re.search(r"\baws\(", library.stages["pre-merge"].text):
+    if re.search(r"\bawsIdToken\(|PIPELINES_AWS_ROLE", library.stages["pre-merge"].text):
         problems.append(f"{where} stage pre-merge: no AWS credentials for pre-merge")
+    if "AmazonWebServicesCredentialsBinding" in library.text:
+        problems.append(
+            f"{where}: a stored AWS key (AmazonWebServicesCredentialsBinding); AWS through "
+            "the build's OIDC id token (awsIdToken) instead"
+        )
     text = library.text
     finally_block = re.search(r"\}\s*finally\s*\{(.*?)\n\s*\}", text, flags=re.S)
     reports = finally_block.group(1) if finally_block else ""

@@ -80,7 +80,12 @@ AWS_WEB_IDENTITY = (
     "--aws-web-identity-token=env://GITLAB_OIDC_TOKEN",
     "--aws-role-arn=$PIPELINES_AWS_ROLE",
 )
-AWS_GROUPS = {"github": AWS_KEYS, "gitlab": AWS_WEB_IDENTITY, "jenkins": AWS_KEYS}
+# Jenkins: the OpenID Connect Provider plugin's id token, bound as secret text.
+AWS_JENKINS_WEB_IDENTITY = (
+    "--aws-web-identity-token=env://PIPELINES_OIDC_TOKEN",
+    "--aws-role-arn=$PIPELINES_AWS_ROLE",
+)
+AWS_GROUPS = {"github": AWS_KEYS, "gitlab": AWS_WEB_IDENTITY, "jenkins": AWS_JENKINS_WEB_IDENTITY}
 
 # The variables the entry points fill from their inputs: a resolved line shows
 # their values. Everything else (PIPELINE_SHA, credentials) stays a name the
@@ -205,6 +210,7 @@ class Scenario:
     expected: str | None
     target: str = ""  # a request's target branch
     tag: bool = False
+    protected: bool = False  # the pushed ref is protected (GitLab: CI_COMMIT_REF_PROTECTED)
 
     def github(self) -> dict[str, Value]:
         if self.kind == "request":
@@ -222,15 +228,18 @@ class Scenario:
         }
 
     def gitlab(self) -> dict[str, str]:
+        project = {"CI_PROJECT_ID": "1"}
         if self.kind == "request":
-            return {
+            return project | {
                 "CI_PIPELINE_SOURCE": "merge_request_event",
                 "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": self.ref,
                 "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": self.target,
+                "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
             }
+        protected = {"CI_COMMIT_REF_PROTECTED": "true" if self.protected else "false"}
         if self.tag:
-            return {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": self.ref}
-        return {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": self.ref}
+            return project | protected | {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": self.ref}
+        return project | protected | {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": self.ref}
 
     def jenkins(self) -> dict[str, str]:
         """The multibranch variables Jenkins sets for the build."""
@@ -244,7 +253,7 @@ class Scenario:
 def scenarios(release_branch: str = "main") -> tuple[Scenario, ...]:
     return (
         Scenario("push to a feature branch", "push", "feature/login", "dev"),
-        Scenario("push to the release branch", "push", release_branch, "release"),
+        Scenario("push to the release branch", "push", release_branch, "release", protected=True),
         Scenario(
             "request into the release branch",
             "request",
@@ -413,7 +422,7 @@ def _github_steps_env(
     base = {name: github_template(value, context) for name, value in (job.get("env") or {}).items()}
     exported: dict[str, str] = {}
     for step in job.get("steps", []):
-        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+        if exports_aws_keys(step):
             exported |= {
                 "AWS_ACCESS_KEY_ID": "<aws>",
                 "AWS_SECRET_ACCESS_KEY": "<aws>",
@@ -423,6 +432,18 @@ def _github_steps_env(
             name: github_template(value, context) for name, value in (step.get("env") or {}).items()
         }
         yield step, {**base, **exported, **step_env}
+
+
+def exports_aws_keys(step: Mapping[str, Any]) -> bool:
+    """True when the step is configure-aws-credentials exporting the keys to ``$GITHUB_ENV``.
+
+    The action's ``output-env-credentials`` defaults to true (its action.yml
+    and README of v5.1.1); only an explicit false keeps the keys out of the
+    environment of every later step.
+    """
+    if not str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+        return False
+    return str((step.get("with") or {}).get("output-env-credentials", "true")).lower() != "false"
 
 
 def github_calls(path: Path = REUSABLE_WORKFLOW) -> dict[str, TriggerCalls]:
@@ -435,7 +456,7 @@ def github_calls(path: Path = REUSABLE_WORKFLOW) -> dict[str, TriggerCalls]:
         lines: list[tuple[str, ...]] = []
         env = set(job.get("env") or {})
         for step in job.get("steps", []):
-            if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+            if exports_aws_keys(step):
                 env |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
             found = dagger_lines(str(step.get("run", "")))
             if found:
@@ -799,9 +820,9 @@ def credential_variables(text: str) -> set[str]:
     names = set(
         re.findall(r"\b(?:variable|accessKeyVariable|secretKeyVariable)\s*:\s*'(\w+)'", text)
     )
-    if re.search(r"\baws\(", text):
-        # The library's AWS binding assumes a role: keys and the session token.
-        names |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    if re.search(r"\bawsIdToken\(", text):
+        # The library's AWS binding: the build's OIDC id token, as secret text.
+        names.add("PIPELINES_OIDC_TOKEN")
     return names
 
 
@@ -815,7 +836,7 @@ def jenkins_calls(path: Path = JENKINS_LIBRARY) -> dict[str, TriggerCalls]:
         if stage is None:
             continue
         lines = [line for script in sh_scripts(stage.text) for line in dagger_lines(script.value)]
-        bound = credential_variables(stage.text) | set(re.findall(r'"(\w+)=', stage.text))
+        bound = credential_variables(stage.text) | set(re.findall(r"[\"'](\w+)=", stage.text))
         optional = library.eks_only & bound
         calls[trigger] = TriggerCalls(
             "jenkins",
@@ -853,8 +874,13 @@ def jenkins_resolve(
     }
     resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
     for trigger, found in jenkins_calls(path).items():
+        # A stage's own withEnv wins over the library-wide reading (each
+        # stage sets PIPELINES_AWS_ROLE from its own role input).
+        from_inputs = library.env_from_inputs | dict(
+            re.findall(r'"(\w+)=\$\{inputs\.(\w+)\}"', library.stages[trigger].text)
+        )
         env: dict[str, str | None] = {
-            variable: values.get(name, "") for variable, name in library.env_from_inputs.items()
+            variable: values.get(name, "") for variable, name in from_inputs.items()
         }
         env |= {name: f"<credential {name}>" for name in found.env - env.keys()}
         for name in found.optional:
@@ -925,7 +951,7 @@ def resolved_parity_problems(
     problems = []
     for trigger in TRIGGERS:
         versions = {
-            ci: tuple(normalise(line) for line in by_trigger.get(trigger, ()))
+            ci: tuple(without_status_token(normalise(line)) for line in by_trigger.get(trigger, ()))
             for ci, by_trigger in resolved.items()
         }
         values = list(versions.values())
@@ -938,6 +964,19 @@ def resolved_parity_problems(
                     f"{majority!r}"
                 )
     return problems
+
+
+STATUS_TOKEN_FLAG = "--status-token=env://STATUS_TOKEN"
+
+
+def without_status_token(line: tuple[str, ...]) -> tuple[str, ...]:
+    """The resolved line less its status token: who is handed one differs by design.
+
+    As written, every entry point passes ``${STATUS_TOKEN:+"--status-token=..."}``
+    (compared above); which jobs define STATUS_TOKEN is each forge's trust
+    model, held by tests/unit/test_trust_model.py.
+    """
+    return tuple(word for word in line if word != STATUS_TOKEN_FLAG)
 
 
 def _odd_ones_out(trigger: str, present: Sequence[TriggerCalls]) -> Iterator[str]:

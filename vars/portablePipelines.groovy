@@ -25,8 +25,8 @@ import groovy.transform.Field
     manifests: '',
     devAwsRole: null,
     releaseAwsRole: null,
-    devAwsCredentialsId: 'pipelines-aws',
-    releaseAwsCredentialsId: 'pipelines-aws',
+    devAwsCredentialsId: 'pipelines-aws-oidc',
+    releaseAwsCredentialsId: 'pipelines-aws-oidc',
     devKubeconfigCredentialsId: 'pipelines-dev-kubeconfig',
     statusTokenCredentialsId: 'pipelines-status-token',
     agentLabel: 'dagger',
@@ -109,10 +109,13 @@ void installDagger() {
 void dev(Map<String, String> inputs) {
     stage('dev') {
         List bindings = [
-            aws(inputs.devAwsCredentialsId, inputs.devAwsRole),
+            awsIdToken(inputs.devAwsCredentialsId),
             string(credentialsId: inputs.statusTokenCredentialsId, variable: 'STATUS_TOKEN'),
         ]
-        List<String> targetEnv = []
+        List<String> targetEnv = [
+            "PIPELINES_AWS_ROLE=${inputs.devAwsRole}".toString(),
+            'PIPELINES_REPORT_STATUS=true',
+        ]
         // Only the eks target reads a kubeconfig and manifests: for ec2
         // neither variable exists, and the line below passes neither flag.
         if (inputs.devTarget == 'eks') {
@@ -123,12 +126,11 @@ void dev(Map<String, String> inputs) {
             withCredentials(bindings) {
                 sh '''
                     dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" \
-                      --aws-access-key-id=env://AWS_ACCESS_KEY_ID \
-                      --aws-secret-access-key=env://AWS_SECRET_ACCESS_KEY \
-                      --aws-session-token=env://AWS_SESSION_TOKEN \
+                      --aws-web-identity-token=env://PIPELINES_OIDC_TOKEN \
+                      --aws-role-arn="$PIPELINES_AWS_ROLE" \
                       ${PIPELINES_KUBECONFIG:+"--kubeconfig=env://PIPELINES_KUBECONFIG"} \
-                      --status-token=env://STATUS_TOKEN \
-                      dev --sha="$PIPELINE_SHA" --branch="$PIPELINE_BRANCH" \
+                      ${STATUS_TOKEN:+"--status-token=env://STATUS_TOKEN"} \
+                      dev --sha="$PIPELINE_SHA" --branch="$PIPELINE_BRANCH" --report-status="$PIPELINES_REPORT_STATUS" \
                       --run-url="$PIPELINE_RUN_URL" ${PIPELINES_MANIFESTS:+"--manifests=$PIPELINES_MANIFESTS"} \
                       reports export --path=reports
                 '''
@@ -142,13 +144,20 @@ void dev(Map<String, String> inputs) {
 
 void preMerge(Map<String, String> inputs) {
     stage('pre-merge') {
-        withCredentials([string(credentialsId: inputs.statusTokenCredentialsId, variable: 'STATUS_TOKEN')]) {
-            sh '''
-                dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" \
-                  --status-token=env://STATUS_TOKEN \
-                  pre-merge --sha="$PIPELINE_SHA" --run-url="$PIPELINE_RUN_URL" \
-                  reports export --path=reports
-            '''
+        // A change request from a fork (CHANGE_FORK, set by the branch
+        // source) is handed no token: its code would run with it. It reports
+        // its tests; the forge's required status stays unset.
+        boolean fork = env.CHANGE_FORK ? true : false
+        List bindings = fork ? [] : [string(credentialsId: inputs.statusTokenCredentialsId, variable: 'STATUS_TOKEN')]
+        withEnv(["PIPELINES_REPORT_STATUS=${!fork}".toString()]) {
+            withCredentials(bindings) {
+                sh '''
+                    dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" \
+                      ${STATUS_TOKEN:+"--status-token=env://STATUS_TOKEN"} \
+                      pre-merge --sha="$PIPELINE_SHA" --run-url="$PIPELINE_RUN_URL" --report-status="$PIPELINES_REPORT_STATUS" \
+                      reports export --path=reports
+                '''
+            }
         }
         sh '''
             dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" verdict --run=reports/run.json
@@ -158,19 +167,23 @@ void preMerge(Map<String, String> inputs) {
 
 void release(Map<String, String> inputs) {
     stage('release') {
-        withCredentials([
-            aws(inputs.releaseAwsCredentialsId, inputs.releaseAwsRole),
-            string(credentialsId: inputs.statusTokenCredentialsId, variable: 'STATUS_TOKEN'),
+        withEnv([
+            "PIPELINES_AWS_ROLE=${inputs.releaseAwsRole}".toString(),
+            'PIPELINES_REPORT_STATUS=true',
         ]) {
-            sh '''
-                dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" \
-                  --aws-access-key-id=env://AWS_ACCESS_KEY_ID \
-                  --aws-secret-access-key=env://AWS_SECRET_ACCESS_KEY \
-                  --aws-session-token=env://AWS_SESSION_TOKEN \
-                  --status-token=env://STATUS_TOKEN \
-                  release --sha="$PIPELINE_SHA" --run-url="$PIPELINE_RUN_URL" \
-                  reports export --path=reports
-            '''
+            withCredentials([
+                awsIdToken(inputs.releaseAwsCredentialsId),
+                string(credentialsId: inputs.statusTokenCredentialsId, variable: 'STATUS_TOKEN'),
+            ]) {
+                sh '''
+                    dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" \
+                      --aws-web-identity-token=env://PIPELINES_OIDC_TOKEN \
+                      --aws-role-arn="$PIPELINES_AWS_ROLE" \
+                      ${STATUS_TOKEN:+"--status-token=env://STATUS_TOKEN"} \
+                      release --sha="$PIPELINE_SHA" --run-url="$PIPELINE_RUN_URL" --report-status="$PIPELINES_REPORT_STATUS" \
+                      reports export --path=reports
+                '''
+            }
         }
         sh '''
             dagger -m "$PIPELINES_MODULE${PIPELINES_VERSION:+@$PIPELINES_VERSION}" call --source="$PIPELINES_SOURCE" verdict --run=reports/run.json
@@ -178,17 +191,15 @@ void release(Map<String, String> inputs) {
     }
 }
 
-// The AWS Credentials binding: the stored key may only assume the role, so
-// the build gets temporary keys and AWS_SESSION_TOKEN.
-Map aws(String credentialsId, String roleArn) {
-    return [
-        $class: 'AmazonWebServicesCredentialsBinding',
-        credentialsId: credentialsId,
-        accessKeyVariable: 'AWS_ACCESS_KEY_ID',
-        secretKeyVariable: 'AWS_SECRET_ACCESS_KEY',
-        roleArn: roleArn,
-        roleSessionName: 'portable-pipelines',
-    ]
+// AWS through an "OpenID Connect id token" credential of the OpenID Connect
+// Provider plugin (oidc-provider): bound as secret text, it yields a fresh
+// JWT for this build whose `sub` is, by default, the URL of the build's own
+// job, and a multibranch project has one job per branch. The release role
+// trusts the release branch's job URL only, so a branch build that binds the
+// same credential, even from an edited Jenkinsfile, gets a token that role
+// refuses. No AWS key is stored in Jenkins (docs/ci/jenkins.md).
+Map awsIdToken(String credentialsId) {
+    return string(credentialsId: credentialsId, variable: 'PIPELINES_OIDC_TOKEN')
 }
 
 // What every stage reads: the module, the service and the build, as the

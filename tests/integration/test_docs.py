@@ -32,6 +32,7 @@ from tests.ci_policies import (
 from tests.ci_wrappers import caller_problems, read_caller, split_component
 from tests.module_release import project_version
 from tests.service_hooks import config_problems
+from tests.trust_policies import documented_policy_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -241,6 +242,14 @@ def _service_dagger_json(path: Path) -> None:
 
 
 # Snippet file -> the check that proves it is valid. A new snippet needs an entry.
+def _trust_policy(path: Path) -> None:
+    """An IAM trust policy: JSON, pinned to its provider, audience and subject.
+
+    What each role lets in is evaluated in tests/unit/test_trust_model.py.
+    """
+    assert documented_policy_problems(path) == []
+
+
 VALIDATORS: dict[str, Callable[[Path], None]] = {
     "examples/hello-service/pipelines.toml": _pipelines_toml,
     "examples/hello-service/compose.yaml": _compose,
@@ -256,6 +265,11 @@ VALIDATORS: dict[str, Callable[[Path], None]] = {
     ".github/workflows/pipelines.yml": _reusable_workflow,
     "templates/pipelines/template.yml": _component,
     "vars/portablePipelines.groovy": _library,
+    **{
+        f"docs/snippets/trust/{ci}-{role}.json": _trust_policy
+        for ci in ("github", "gitlab", "jenkins")
+        for role in ("dev", "release")
+    },
 }
 
 

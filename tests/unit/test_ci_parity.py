@@ -193,9 +193,7 @@ DRIFTS: dict[str, tuple[Drift, str]] = {
         "dev: line 2 of vars/portablePipelines.groovy stage dev differs",
     ),
     "GitLab adds an argument": (
-        lambda c: edit(
-            c["component"], "pre-merge --sha=", "pre-merge --report-status=false --sha="
-        ),
+        lambda c: edit(c["component"], "pre-merge --sha=", "pre-merge --dry-run --sha="),
         "pre-merge: line 1 of templates/",
     ),
     "GitHub calls another function": (
@@ -221,11 +219,10 @@ DRIFTS: dict[str, tuple[Drift, str]] = {
     "Jenkins forgets a credential": (
         lambda c: edit(
             c["library"],
-            "withCredentials([string(credentialsId: inputs.statusTokenCredentialsId, "
-            "variable: 'STATUS_TOKEN')]) {",
-            "withCredentials([]) {",
+            "                awsIdToken(inputs.releaseAwsCredentialsId),\n",
+            "",
         ),
-        "stage pre-merge: STATUS_TOKEN used but not defined",
+        "stage release: PIPELINES_OIDC_TOKEN used but not defined",
     ),
     "GitLab passes GitHub's AWS keys": (
         lambda c: edit(
@@ -238,8 +235,8 @@ DRIFTS: dict[str, tuple[Drift, str]] = {
     "GitHub swaps two arguments": (
         lambda c: edit(
             c["workflow"],
-            '--branch="$PIPELINE_BRANCH" \\\n            --run-url="$PIPELINE_RUN_URL"',
-            '--run-url="$PIPELINE_RUN_URL" \\\n            --branch="$PIPELINE_BRANCH"',
+            'dev --sha="$PIPELINE_SHA" --branch="$PIPELINE_BRANCH"',
+            'dev --branch="$PIPELINE_BRANCH" --sha="$PIPELINE_SHA"',
         ),
         "same arguments in another order",
     ),

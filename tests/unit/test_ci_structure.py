@@ -134,6 +134,45 @@ GITHUB_BREAKAGES = {
         "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}",
         "never stored keys",
     ),
+    # The finding of issue 14: configure-aws-credentials' default exports the
+    # session keys to every later step of the job.
+    "an action that exports the AWS keys to later steps": (
+        "pipelines.yml",
+        "          output-env-credentials: false\n",
+        "",
+        "needs `output-env-credentials: false`",
+    ),
+    "AWS keys not handed back as outputs": (
+        "pipelines.yml",
+        "          output-credentials: true\n",
+        "",
+        "needs `output-credentials: true`",
+    ),
+    "an unreviewed action in a job": (
+        "pipelines.yml",
+        "uses: mikepenz/action-junit-report@db71d41eb79864e25ab0337e395c352e84523afe # v4.3.1",
+        "uses: someone/exporter@db71d41eb79864e25ab0337e395c352e84523afe # v1.0.0",
+        "someone/exporter is not a reviewed action",
+    ),
+    "the AWS keys handed to a report step": (
+        "pipelines.yml",
+        "        uses: actions/upload-artifact@",
+        "        env:\n          KEY: ${{ steps.aws.outputs.aws-secret-access-key }}\n"
+        "        uses: actions/upload-artifact@",
+        "hold a credential, but the step runs no dagger line",
+    ),
+    "the job token handed to a report step": (
+        "pipelines.yml",
+        "          annotate_only: true\n",
+        "          annotate_only: true\n          token: ${{ github.token }}\n",
+        "hold a credential, but the step runs no dagger line",
+    ),
+    "a checkout that keeps the token in .git/config": (
+        "pipelines.yml",
+        "          persist-credentials: false\n",
+        "          persist-credentials: true\n",
+        "needs `persist-credentials: false`",
+    ),
     "the release job on the dev role": (
         "pipelines.yml",
         "role-to-assume: ${{ inputs.release-aws-role }}",
@@ -173,8 +212,8 @@ GITHUB_BREAKAGES = {
     ),
     "an input expanded into a script": (
         "pipelines.yml",
-        'call --source="$PIPELINES_SOURCE" \\\n            --status-token',
-        "call --source=${{ inputs.service-directory }} \\\n            --status-token",
+        'call --source="$PIPELINES_SOURCE" \\\n            ${STATUS_TOKEN',
+        "call --source=${{ inputs.service-directory }} \\\n            ${STATUS_TOKEN",
         "an expression is expanded into a `run:` script",
     ),
     "no input check": (
@@ -317,8 +356,8 @@ JENKINS_BREAKAGES = {
         "DAGGER_VERSION must be '0.21.11'",
     ),
     "the release on the dev role": (
-        "aws(inputs.releaseAwsCredentialsId, inputs.releaseAwsRole)",
-        "aws(inputs.devAwsCredentialsId, inputs.devAwsRole)",
+        '"PIPELINES_AWS_ROLE=${inputs.releaseAwsRole}"',
+        '"PIPELINES_AWS_ROLE=${inputs.devAwsRole}"',
         "stage release: AWS through its own role",
     ),
     "inputs checked too late": (
