@@ -15,7 +15,7 @@ from pipelines.dockerfile import (
 from tests.conftest import REFERENCE_SERVICE
 
 NODE = """\
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.25.0@sha256:0adf442eae370b6087e08edc7c50b552d80ddf261576f4ebd6421006b2461f12
 FROM --platform=$BUILDPLATFORM node:20-alpine AS Base
 WORKDIR /app
 
