@@ -11,6 +11,7 @@ docs/ci/shared-engine.md. Each check is also fed a broken copy.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,23 @@ def test_helm_merge_replaces_lists_and_merges_maps() -> None:
     assert merged({"a": {"b": 1, "l": [1]}}, {"a": {"c": 2, "l": [2]}}) == {
         "a": {"b": 1, "c": 2, "l": [2]}
     }
+
+
+SHARED_ENGINE_DOC = ROOT / "docs" / "ci" / "shared-engine.md"
+
+
+def pool_address(level: str) -> str:
+    """The runner host of a pool, from what its values make the chart name the Service."""
+    name = merged(load(VALUES), load(ENGINE_DIR / f"values-{level}.yaml"))["fullnameOverride"]
+    port = load(VALUES)["engine"]["port"]
+    return f"tcp://{name}.dagger-{level}.svc.cluster.local:{port}"
+
+
+def test_the_docs_name_the_runner_hosts_the_values_create() -> None:
+    text = SHARED_ENGINE_DOC.read_text(encoding="utf-8")
+    hosts = set(re.findall(r"(?:tcp|kube-pod|unix|tls)://[^\s`\"'|)]+", text))
+    # The tls:// example is a pattern for a setup the repository does not ship,
+    # tcp://0.0.0.0 the engine's own listening address.
+    hosts = {host for host in hosts if not host.startswith(("tls://", "tcp://0.0.0.0:"))}
+    assert hosts == {pool_address(level) for level in POOLS}
+    assert "kube-pod://" not in text.replace("`kube-pod://` connection", "")
