@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.ci_wrappers import deep_merge
 from tests.conftest import ROOT
 
 ENGINE_DIR = ROOT / "deploy" / "dagger-engine"
@@ -147,14 +148,11 @@ CHART_VALUES_SCHEMA: dict[str, Any] = {
 
 
 def merged(*layers: dict[str, Any]) -> dict[str, Any]:
-    """Helm's merge of values files: maps merge key by key, anything else is replaced."""
+    """Helm's merge of values files, the same as GitLab's ``extends``: maps merge key by
+    key, anything else (lists included) is replaced."""
     result: dict[str, Any] = {}
     for layer in layers:
-        for key, value in layer.items():
-            if isinstance(value, dict) and isinstance(result.get(key), dict):
-                result[key] = merged(result[key], value)
-            else:
-                result[key] = value
+        result = deep_merge(result, layer)
     return result
 
 
