@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
 import dagger
 
+from pipelines.caches import DEFAULT_TRUST_LEVEL, parse_trust_level
 from pipelines.config import CONFIG_FILE, PipelineConfig, parse_config
 from pipelines.dockerfile import dockerfile_path, dockerignore_path
 from pipelines.errors import ConfigError
@@ -20,6 +22,7 @@ async def load_config(
     *,
     runs: Sequence[str] = (),
     manifests: dagger.Directory | None = None,
+    trust_level: str = DEFAULT_TRUST_LEVEL,
 ) -> PipelineConfig:
     """Parse and check the service's config for what the call ``runs``; raise with the fix.
 
@@ -28,7 +31,10 @@ async def load_config(
     config fails in a second, not after a build. ``runs`` names the pipeline
     or what the function needs ("app", "publish", "deploy"; see
     pipelines.preflight), and every problem of it is reported at once.
+    ``trust_level`` (checked first, like any argument) namespaces the call's
+    cache volumes (pipelines.caches).
     """
+    trust_level = parse_trust_level(trust_level)
     entries = await source.entries()
     if CONFIG_FILE not in entries:
         raise ConfigError(
@@ -49,6 +55,7 @@ async def load_config(
         overlay_found=await where.exists(overlay) if overlay is not None else None,
         runs=runs,
     )
+    config = dataclasses.replace(config, trust_level=trust_level)
     # Shown on the call's output (stderr); the old spelling keeps working meanwhile.
     for message in config.deprecations:
         log.warning("%s", message)

@@ -37,6 +37,8 @@ from ci.arguments import (
 from ci.results import PipelineRun, ScanResult, SuiteResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ci.credentials import AwsSecrets
     from ci.flows import RunContext
     from pipelines.aws.session import AwsSession
@@ -88,6 +90,26 @@ class PortablePipelines:
         dagger.Secret | None,
         Doc("Token that may push a branch and open a pull/merge request (promote)"),
     ] = None
+    # Set by the CI entry point from the event (docs/ci/shared-engine.md); a
+    # plain string, checked when a function runs, so a bad value gets the
+    # project's error rather than the CLI's.
+    trust_level: Annotated[
+        str,
+        Doc(
+            "untrusted (branches, pull/merge requests) or release (the protected release "
+            "branch only): namespaces the cache volumes"
+        ),
+    ] = "untrusted"
+
+    async def _config(
+        self, *, runs: "Sequence[str]" = (), manifests: dagger.Directory | None = None
+    ) -> "PipelineConfig":
+        """The service's config, checked for what the call ``runs``, at this call's trust level."""
+        from ci.context import load_config
+
+        return await load_config(
+            self.source, runs=runs, manifests=manifests, trust_level=self.trust_level
+        )
 
     # --- checks and builds -------------------------------------------------
 
@@ -109,9 +131,8 @@ class PortablePipelines:
     ) -> str:
         """Run every [lint] and [docs] command; report all failures, not just the first."""
         from ci import suites
-        from ci.context import load_config
 
-        config = await load_config(self.source)
+        config = await self._config()
         if commit_message is not None:
             await suites.check_commit_message(
                 self.source, commit_message, branch=branch, pattern=ticket_pattern
@@ -133,12 +154,11 @@ class PortablePipelines:
         chain `check` to fail the call as `test`, `smoke`, `integration` and `e2e` do.
         """
         from ci import suites
-        from ci.context import load_config
         from pipelines.requests import SuiteRequest
 
         request = SuiteRequest.parse(suite, url)
         runs = ("app",) if request.suite != "unit" and request.url is None else ()
-        config = await load_config(self.source, runs=runs)
+        config = await self._config(runs=runs)
         return await suites.run_suite(self.source, config, request)
 
     @function
@@ -156,9 +176,8 @@ class PortablePipelines:
     ) -> dagger.Container:
         """Build the service's image from its Dockerfile ([build] in pipelines.toml)."""
         from ci import toolchain
-        from ci.context import load_config
 
-        return toolchain.image(self.source, await load_config(self.source), platform)
+        return toolchain.image(self.source, await self._config(), platform)
 
     # Never cached: with --url it tests a deployment that changes outside the graph.
     @uncached_function
@@ -184,9 +203,8 @@ class PortablePipelines:
     async def serve(self) -> dagger.Service:
         """The built image as a service, with its dependencies (`serve up --ports 8080:8080`)."""
         from ci import services
-        from ci.context import load_config
 
-        return await services.serve(self.source, await load_config(self.source, runs=("app",)))
+        return await services.serve(self.source, await self._config(runs=("app",)))
 
     # Never cached: the vulnerability DB changes every day.
     @uncached_function
@@ -198,13 +216,12 @@ class PortablePipelines:
     ) -> ScanResult:
         """Scan and gate, returning every report even when the gate fails (chain `check`)."""
         from ci import trivy
-        from ci.context import load_config
         from pipelines.requests import ScanRequest
 
         request = ScanRequest.parse(
             image, registry_username=registry_username, has_password=registry_password is not None
         )
-        config = await load_config(self.source)
+        config = await self._config()
         return await trivy.scan_and_gate(
             self.source, config, request, registry_password=registry_password
         )
@@ -280,13 +297,12 @@ class PortablePipelines:
     ) -> str:
         """Build and push the image to ECR; print repository@sha256:digest."""
         from ci import registry
-        from ci.context import load_config
         from pipelines.publishing import plan_publish
         from pipelines.requests import publish_target
         from pipelines.values import CommitId
 
         commit, target = CommitId.parse(sha), publish_target(branch=branch, version=version)
-        config = await load_config(self.source, runs=("publish",))
+        config = await self._config(runs=("publish",))
         plan = plan_publish(config.require_publish(), commit=commit, target=target)
         login = await registry.login(config, plan, await self._aws(config))
         variants = registry.platform_variants(self.source, config)
@@ -301,11 +317,10 @@ class PortablePipelines:
     ) -> str:
         """Deploy a test image to dev infrastructure ([deploy]); print its URL."""
         from ci import steps
-        from ci.context import load_config
         from pipelines.values import Branch, ImageRef
 
         ref, branch_name = ImageRef.parse(image), Branch.parse(branch)
-        config = await load_config(self.source, runs=("deploy",), manifests=manifests)
+        config = await self._config(runs=("deploy",), manifests=manifests)
         target = await self._target(config, manifests, await self._optional_aws(config))
         app = await target.deploy(steps.deployment(config, image=ref, branch=branch_name))
         return app.url
@@ -317,11 +332,10 @@ class PortablePipelines:
         manifests: Manifests = None,
     ) -> str:
         """Remove a branch's dev deployment (its namespace on EKS, its container on EC2)."""
-        from ci.context import load_config
         from pipelines.values import Branch
 
         branch_name = Branch.parse(branch)
-        config = await load_config(self.source, runs=("deploy",), manifests=manifests)
+        config = await self._config(runs=("deploy",), manifests=manifests)
         target = await self._target(config, manifests, await self._optional_aws(config))
         await target.cleanup(branch_name, service=config.service.name)
         return f"removed the dev deployment of {branch_name}"
@@ -358,13 +372,12 @@ class PortablePipelines:
     ) -> "tuple[PipelineConfig, RunContext]":
         """Check a pipeline's common arguments, read the config, ready the status client."""
         from ci import flows
-        from ci.context import load_config
         from pipelines.urls import check_http_url
         from pipelines.values import CommitId
 
         commit = CommitId.parse(sha)
         url = check_http_url(run_url, argument="run-url") if run_url is not None else None
-        config = await load_config(self.source, runs=(name,), manifests=manifests)
+        config = await self._config(runs=(name,), manifests=manifests)
         run = flows.RunContext(
             name=name,
             sha=commit,
@@ -467,13 +480,12 @@ class PortablePipelines:
         Nothing is deployed here: once the change is merged, a release
         engineer syncs the environment in Argo CD. Never a tag, always a digest.
         """
-        from ci.context import load_config
         from pipelines.promotion import overlay_path, propose_promotion
         from pipelines.values import Digest
 
         overlay_path(environment)
         pinned = Digest.parse(digest)
-        config = await load_config(self.source)
+        config = await self._config()
         settings = config.require_forge("promotion")
         forge = await _forge(settings, self.git_token, "git-token", "promotion")
         promotion = await propose_promotion(

@@ -45,7 +45,8 @@ def toolchain(source: dagger.Directory, config: PipelineConfig) -> dagger.Contai
 
     Either the service's own Dockerfile stage (its pinned toolchain and
     dependencies) or a digest-pinned toolchain image; caches are mounted so
-    package managers and tool caches survive between runs.
+    package managers and tool caches survive between runs, each under the
+    call's trust level and service (``config.cache_scope``).
     """
     settings = config.toolchain
     if settings.target is not None:
@@ -59,9 +60,12 @@ def toolchain(source: dagger.Directory, config: PipelineConfig) -> dagger.Contai
     else:  # pragma: no cover - parse_toolchain refuses a toolchain with neither
         raise ValueError("toolchain has neither a target nor an image")
     ctr = base
+    # Keys are namespaced per trust level and service (pipelines.caches): a
+    # branch's job cannot name the release job's volume, nor another service's.
+    scope = config.cache_scope
     for cache in settings.caches:
         ctr = ctr.with_mounted_cache(
-            cache.path, dag.cache_volume(cache.key), sharing=_SHARING[cache.sharing]
+            cache.path, dag.cache_volume(scope.key(cache.key)), sharing=_SHARING[cache.sharing]
         )
     for name, value in settings.env:
         ctr = ctr.with_env_variable(name, value)

@@ -17,6 +17,7 @@ from dagger import dag
 
 from ci import toolchain
 from ci.results import ScanResult
+from pipelines.caches import TRIVY_DB, CacheScope
 from pipelines.config import PipelineConfig, ScanConfig
 from pipelines.images import IMAGES
 from pipelines.requests import ScanRequest
@@ -41,16 +42,21 @@ from pipelines.scan.command import (
     scan_commands,
 )
 
-DB_CACHE_KEY = "portable-pipelines-trivy-db"
 
+def trivy_with_db(config: ScanConfig, run_stamp: str, *, scope: CacheScope) -> dagger.Container:
+    """Trivy with a fresh-for-this-run vulnerability DB in its cache volume.
 
-def trivy_with_db(config: ScanConfig, run_stamp: str) -> dagger.Container:
-    """Trivy with a fresh-for-this-run vulnerability DB in its cache volume."""
+    The volume is the call's own (``scope``: its trust level and service): a
+    branch's job that wrote a doctored DB there would otherwise make the
+    release gate pass on whatever it left out.
+    """
     return (
         dag.container()
         .from_(IMAGES["trivy"])
         .with_mounted_cache(
-            CACHE_DIR, dag.cache_volume(DB_CACHE_KEY), sharing=dagger.CacheSharingMode.LOCKED
+            CACHE_DIR,
+            dag.cache_volume(scope.key(TRIVY_DB)),
+            sharing=dagger.CacheSharingMode.LOCKED,
         )
         .with_env_variable("PIPELINE_RUN", run_stamp)
         .with_exec(list(download_db_command(config)))
@@ -104,7 +110,7 @@ async def scan_and_gate(
     if await source.exists(settings.ignorefile):
         ignorefile = source.file(settings.ignorefile)
         rules = parse_ignorefile(await ignorefile.contents(), file=settings.ignorefile)
-    trivy = trivy_with_db(settings, run_stamp or uuid.uuid4().hex)
+    trivy = trivy_with_db(settings, run_stamp or uuid.uuid4().hex, scope=config.cache_scope)
     if request.image is None:
         local = built if built is not None else toolchain.image(source, config)
         ctr = scanned(trivy, settings, image=local, ignorefile=ignorefile)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipelines.caches import DEFAULT_TRUST_LEVEL, CacheScope
 from pipelines.config._every_problem import every_problem
 from pipelines.config._reader import Table
 from pipelines.config.build import (
@@ -87,6 +88,15 @@ class PipelineConfig:
     # "pipelines.toml: status.provider is deprecated: ...". Data, not warnings:
     # the caller decides where they are shown.
     deprecations: tuple[str, ...] = ()
+    # Not read from the file: the trust level of the job running this call
+    # (the CI entry point's --trust-level), which namespaces its cache volumes
+    # (pipelines.caches). The least trusted by default.
+    trust_level: str = DEFAULT_TRUST_LEVEL
+
+    @property
+    def cache_scope(self) -> CacheScope:
+        """Where this call's cache volumes live: per trust level and service."""
+        return CacheScope(trust_level=self.trust_level, service=self.service.name)
 
     def require_forge(self, purpose: Purpose, *, file: str = CONFIG_FILE) -> ForgeConfig:
         """The forge, or a ConfigError saying how to add it, for a use that cannot go without."""

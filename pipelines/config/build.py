@@ -114,6 +114,12 @@ def parse_toolchain(table: Table | None) -> ToolchainConfig:
     for entry in table.tables("caches"):
         path = entry.string("path", example='"/root/.cache/pip"')
         key = entry.string("key", example='"pip"')
+        if not key:
+            # The module prefixes the key (pipelines.caches); an empty one would
+            # be the service's whole namespace.
+            entry.fail(
+                "key", "an empty cache key", 'name the cache, e.g. `key = "pip"`', goes_on=True
+            )
         sharing = entry.string("sharing", "shared", example='"shared"')
         if sharing not in CACHE_SHARING:
             entry.fail(

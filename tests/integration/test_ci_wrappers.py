@@ -5,10 +5,10 @@ check-jsonschema on the workflows (the reusable one, this repository's
 callers, the service-side file); check-jsonschema on the GitLab component
 (its two documents apart) and on both `.gitlab-ci.yml` callers;
 npm-groovy-lint on the Jenkins library and both Jenkinsfiles; shellcheck on
-every script the three systems run; yamllint on every YAML file;
-kubernetes-validate on the engine's client RBAC. Each validator is also fed a
-broken copy and must refuse it. And the shell that checks the inputs runs
-for real, on good and bad inputs.
+every script the three systems run; yamllint on every YAML file, the engine
+pools' included (kubernetes-validate and their rules: test_engine_pools.py).
+Each validator is also fed a broken copy and must refuse it. And the shell
+that checks the inputs runs for real, on good and bad inputs.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines_cli.deploy_checks import tool, validate_builtin
+from pipelines_cli.deploy_checks import tool
 from tests.ci_policies import input_check_scripts
 from tests.ci_wrappers import (
     GITHUB_WORKFLOWS,
@@ -443,29 +442,3 @@ def test_yamllint_refuses_a_broken_file(tmp_path: Path) -> None:
     result = run(tool("yamllint"), "--strict", "-c", ROOT / ".yamllint.yaml", broken)
     assert result.returncode != 0
     assert "duplication of key" in result.stdout
-
-
-def rbac_documents(path: Path) -> list[dict[str, object]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
-
-
-def test_engine_client_rbac_is_valid_kubernetes() -> None:
-    documents = rbac_documents(ENGINE_DIR / "ci-client-rbac.yaml")
-    assert validate_builtin({"deploy/dagger-engine/ci-client-rbac.yaml": documents}) == []
-    role = next(doc for doc in documents if doc["kind"] == "Role")
-    # Exactly what `kubectl exec` into the engine pod needs.
-    assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
-    ]
-
-
-def test_kubernetes_validate_refuses_broken_rbac(tmp_path: Path) -> None:
-    broken = replaced(
-        ENGINE_DIR / "ci-client-rbac.yaml",
-        tmp_path / "rbac.yaml",
-        "  name: dagger-client\n  namespace: dagger\nroleRef:",
-        "  name: dagger-client\n  namespace: dagger\nroleReference:",
-    )
-    problems = validate_builtin({"broken-rbac": rbac_documents(broken)})
-    assert any("broken-rbac" in problem for problem in problems), problems

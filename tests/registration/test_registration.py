@@ -16,6 +16,7 @@ import pytest
 from dagger.client.gen import Module
 
 from ci.main import PortablePipelines
+from pipelines.caches import DEFAULT_TRUST_LEVEL
 from pipelines.config import parse_config
 from tests.conftest import REFERENCE_SERVICE
 from tests.graph import Graph, render
@@ -94,12 +95,15 @@ async def test_constructor_takes_the_source_directory_with_ignores(typedefs: Gra
         "kubeconfig",
         "status_token",
         "git_token",
+        "trust_level",
     }
-    secrets = set(ctor_args) - {"source", "aws_role_arn"}
+    secrets = set(ctor_args) - {"source", "aws_role_arn", "trust_level"}
     for name in secrets:
         type_def = ctor_args[name]["typeDef"]
         assert type_def.find("withObject")[0].args["name"] == "Secret", name
     assert ".git" in ctor_args["source"]["ignore"]
+    # Optional, and the least trusted level when a CI entry point leaves it out.
+    assert ctor_args["trust_level"]["defaultValue"] == json.dumps(DEFAULT_TRUST_LEVEL)
     # `dagger check` needs every argument defaulted: the reference service.
     assert ctor_args["source"]["defaultPath"] == "examples/hello-service"
     assert (REFERENCE_SERVICE / "pipelines.toml").exists()
@@ -133,7 +137,7 @@ async def test_inputs_convert_as_the_runtime_converts_them(
     """Run ``build`` through the SDK's own input conversion, as an engine call would."""
     module = as_main(monkeypatch)
 
-    async def reference_config(_source: dagger.Directory) -> Any:
+    async def reference_config(_source: dagger.Directory, **_options: Any) -> Any:
         return parse_config((REFERENCE_SERVICE / "pipelines.toml").read_text())
 
     monkeypatch.setattr("ci.context.load_config", reference_config)

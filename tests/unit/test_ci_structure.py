@@ -1,4 +1,4 @@
-"""What each CI file must keep beyond parity, and the shared engine's Helm values.
+"""What each CI file must keep beyond parity (the engine values: test_engine_values.py).
 
 GitHub (the reusable workflow and its callers): actions pinned by SHA, least
 privilege per job, one AWS role per pipeline through OIDC, concurrency per
@@ -15,11 +15,8 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from tests.ci_policies import (
     github_policy_problems,
@@ -40,7 +37,6 @@ from tests.ci_wrappers import (
     wrapper_versions,
 )
 
-VALUES = ROOT / "deploy" / "dagger-engine" / "values.yaml"
 SERVICE_WORKFLOW = SERVICE_FILES / ".github" / "workflows" / "pipelines.yml"
 TRIPLE = "'" * 3
 
@@ -402,158 +398,6 @@ def test_cli_engine_and_chart_pin_the_same_dagger_version() -> None:
     versions = wrapper_versions()
     assert len(versions) >= 9, versions
     assert set(versions.values()) == {DAGGER_VERSION}, versions
-
-
-# --- the shared engine's Helm values -----------------------------------------------------------
-
-# The keys of the official chart (helm/dagger/values.yaml and its templates at
-# v0.21.x) that this repository sets, with their types. The chart ships no
-# values.schema.json, so this is ours: a misspelt key (which Helm silently
-# ignores) fails here.
-CHART_VALUES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["engine"],
-    "properties": {
-        "nameOverride": {"type": "string"},
-        "fullnameOverride": {"type": "string"},
-        "engine": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["image", "kind"],
-            "properties": {
-                "image": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["ref"],
-                    "properties": {
-                        "ref": {
-                            "type": "string",
-                            "pattern": r"^registry\.dagger\.io/engine:v\d+\.\d+\.\d+"
-                            r"(@sha256:[0-9a-f]{64})?$",
-                        },
-                        "pullPolicy": {"enum": ["IfNotPresent", "Always", "Never"]},
-                    },
-                },
-                "kind": {"enum": ["DaemonSet", "StatefulSet"]},
-                "statefulSet": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "persistentVolumeClaim": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                "enabled": {"type": "boolean"},
-                                "storageClassName": {"type": "string"},
-                                "accessModes": {"type": "array", "items": {"type": "string"}},
-                                "resources": {"type": "object"},
-                            },
-                        },
-                        "persistentVolumeClaimRetentionPolicy": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                "whenDeleted": {"enum": ["Delete", "Retain"]},
-                                "whenScaled": {"enum": ["Delete", "Retain"]},
-                            },
-                        },
-                        "podManagementPolicy": {"enum": ["OrderedReady", "Parallel"]},
-                    },
-                },
-                "hostPath": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "dataVolume": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {"enabled": {"type": "boolean"}},
-                        },
-                        "runVolume": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {"enabled": {"type": "boolean"}},
-                        },
-                    },
-                },
-                "resources": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"requests": {"type": "object"}, "limits": {"type": "object"}},
-                },
-                "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
-                "tolerations": {"type": "array", "items": {"type": "object"}},
-                "affinity": {"type": "object"},
-                "priorityClassName": {"type": "string"},
-                "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
-                "readinessProbeSettings": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        name: {"type": "integer", "minimum": 0}
-                        for name in (
-                            "initialDelaySeconds",
-                            "timeoutSeconds",
-                            "periodSeconds",
-                            "successThreshold",
-                            "failureThreshold",
-                        )
-                    },
-                },
-                "args": {"type": "array", "items": {"type": "string"}},
-                "env": {"type": "array", "items": {"type": "object"}},
-                "config": {"type": "string"},
-                "port": {"type": "integer"},
-            },
-        },
-    },
-}
-
-
-def values_problems(path: Path) -> list[str]:
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(CHART_VALUES_SCHEMA)
-    problems = [
-        f"{path.name}: {'.'.join(map(str, error.absolute_path)) or '<top>'}: {error.message}"
-        for error in validator.iter_errors(values)
-    ]
-    engine = values.get("engine") or {}
-    state = engine.get("statefulSet", {}).get("persistentVolumeClaim", {})
-    if engine.get("kind") == "StatefulSet" and not state.get("enabled"):
-        problems.append(
-            f"{path.name}: a shared StatefulSet engine keeps its cache on a volume claim"
-        )
-    if state.get("enabled") and engine.get("hostPath", {}).get("dataVolume", {}).get("enabled"):
-        problems.append(f"{path.name}: the cache is on the claim; disable hostPath.dataVolume")
-    return problems
-
-
-def test_engine_values_match_the_chart() -> None:
-    assert values_problems(VALUES) == []
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "says"),
-    [
-        ("    pullPolicy: IfNotPresent", "    pulPolicy: IfNotPresent", "pulPolicy"),
-        ("  kind: StatefulSet", "  kind: Deployment", "engine.kind"),
-        ("ref: registry.dagger.io/engine:v0.21.11", "ref: registry.dagger.io/engine:latest", "ref"),
-        (
-            "      enabled: true\n      # The cluster",
-            "      enabled: false\n      # The cluster",
-            "cache",
-        ),
-    ],
-)
-def test_engine_values_check_fails_on_a_broken_copy(
-    old: str, new: str, says: str, tmp_path: Path
-) -> None:
-    copy = tmp_path / "values.yaml"
-    shutil.copy(VALUES, copy)
-    edit(copy, old, new)
-    problems = values_problems(copy)
-    assert any(says in problem for problem in problems), problems
 
 
 # --- CODEOWNERS ---------------------------------------------------------------------

@@ -44,6 +44,7 @@ _FIELD_ALIASES = {(PipelineConfig, "tests"): "test"}
 _NOT_KEYS = {
     ("SuiteConfig", "name"),  # the suite's name is its table's name
     ("PipelineConfig", "deprecations"),  # messages about the file, not a key in it
+    ("PipelineConfig", "trust_level"),  # the --trust-level argument, not a key
     ("ToolchainConfig", "workdir_from_stage"),  # whether `workdir` was left out
 }
 

@@ -14,8 +14,14 @@ from pipelines.dockerfile import (
 )
 from tests.conftest import REFERENCE_SERVICE
 
-NODE = """\
-# syntax=docker/dockerfile:1
+# The reference services' pinned frontend line (tests/unit/test_image_pins.py).
+SYNTAX = (
+    "# syntax=docker/dockerfile:1.25.0@sha256:"
+    "0adf442eae370b6087e08edc7c50b552d80ddf261576f4ebd6421006b2461f12\n"
+)
+NODE = (
+    SYNTAX
+    + """\
 FROM --platform=$BUILDPLATFORM node:20-alpine AS Base
 WORKDIR /app
 
@@ -30,6 +36,7 @@ from base as runtime
 expose 3000/tcp 3001
 USER node
 """
+)
 
 
 def test_stages_are_named_lower_case_in_order() -> None:
