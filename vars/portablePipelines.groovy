@@ -180,6 +180,7 @@ void release(Map<String, String> inputs) {
                       --aws-web-identity-token=env://PIPELINES_OIDC_TOKEN \
                       --aws-role-arn="$PIPELINES_AWS_ROLE" \
                       ${STATUS_TOKEN:+"--status-token=env://STATUS_TOKEN"} \
+                      --trust-level=release \
                       release --sha="$PIPELINE_SHA" --run-url="$PIPELINE_RUN_URL" --report-status="$PIPELINES_REPORT_STATUS" \
                       reports export --path=reports
                 '''
