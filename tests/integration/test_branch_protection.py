@@ -473,6 +473,8 @@ def answer_numeric_project(forge: ScriptedForge) -> None:
     [
         ({"approvals": 0}, "approvals"),
         ({"branch": "release/*"}, "branch"),
+        ({"branch": "../../x"}, "branch"),
+        ({"branch": "main\n"}, "branch"),
         ({"required_status": " "}, "required-status"),
     ],
 )

@@ -283,3 +283,14 @@ def test_the_trickling_server_really_trickles() -> None:
                 arrivals.append(time.monotonic())
     assert len(arrivals) >= 4
     assert max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) < 0.5
+
+
+async def test_a_url_httpx_refuses_is_a_forge_error_not_a_traceback(
+    server: HTTPServer, sleeps: Sleeps
+) -> None:
+    # CommitId.parse refuses "sha\n" at the edge; were one to slip past it, the
+    # request's URL would hold a newline, which httpx refuses with InvalidURL.
+    unchecked = CommitStatus(sha=CommitId(SHA + "\n"), state="success", context="c")
+    with pytest.raises(ForgeError, match="the request URL is invalid"):
+        await github(server, sleeps).post_status(unchecked)
+    assert server.log == []
