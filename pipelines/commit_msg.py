@@ -120,6 +120,13 @@ def ticket_pattern(
                 problem=f"invalid TOML: {error}",
                 fix="correct the syntax at the line and column shown",
             ) from None
+        except RecursionError:  # tomllib recurses once per level of nesting
+            raise ConfigError(
+                file=pyproject_file,
+                key=None,
+                problem="invalid TOML: arrays or inline tables are nested too deeply to read",
+                fix="nest arrays and inline tables a few levels at most",
+            ) from None
         value = data.get("tool", {}).get("portable-pipelines", {}).get(PYPROJECT_KEY)
         if value is not None:
             if not isinstance(value, str) or not value.strip():

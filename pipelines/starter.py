@@ -231,7 +231,8 @@ def _declared_name(language: str, text: str | None) -> str | None:
             value = root.findtext("{http://maven.apache.org/POM/4.0.0}artifactId") or root.findtext(
                 "artifactId"
             )
-    except (ValueError, AttributeError, ET.ParseError):  # not the file its name says
+    # Not the file its name says (RecursionError: TOML or JSON nested too deeply to read).
+    except (ValueError, AttributeError, RecursionError, ET.ParseError):
         return None
     return value if isinstance(value, str) else None
 

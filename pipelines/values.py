@@ -9,7 +9,8 @@ is known good and nothing re-checks it.
 - :class:`CommitId`: a full 40-hex commit id, lowercased.
 - :class:`Digest`: ``sha256:`` and 64 lowercase hex digits.
 - :class:`ImageRef`: an OCI image reference with a tag, a digest or both.
-- :class:`Branch`: a branch name and the slugs made from it (tags, namespaces).
+- :class:`Branch`: a branch name as git allows it (``git check-ref-format``) and
+  the slugs made from it (tags, namespaces), unique per raw name.
 - :class:`AwsRegion`: an AWS region name such as ``eu-west-1``.
 """
 
@@ -52,10 +53,16 @@ _DEFAULT_REGISTRY = "docker.io"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A truncated slug ends in a hash of the full name, so two long branches that
-# share a prefix still get different tags and namespaces.
-_SLUG_HASH = 6
+# A slug that is not the branch name itself (lowercased, other characters
+# dashed, cut short) ends in a hash of the raw name, so `Feature/Login` and
+# `feature-login` get different tags and namespaces. 10 hex digits: finding
+# a second name with the same hash takes about 2**40 tries.
+_SLUG_HASH = 10
+# What a hashed slug ends in; a branch named like that is hashed too, so no
+# branch can be named after another branch's hashed slug.
+_HASHED_TAIL = re.compile(rf".*-[0-9a-f]{{{_SLUG_HASH}}}")
+# git check-ref-format: what no component may hold, and what no name may hold.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 # The longest slug a tag `<slug>-<sha7>` leaves room for (OCI tags: 128).
 MAX_BRANCH_SLUG = 128 - 1 - SHORT_COMMIT
 
@@ -182,32 +189,31 @@ class Branch:
     @classmethod
     def parse(cls, text: str, *, argument: str = "branch") -> Branch:
         name = text.removeprefix("refs/heads/")
-        if _CONTROL.search(name):
+        problem = ref_problem(name)
+        if problem is None and not _NOT_SLUG.sub("-", name.lower()).strip("-"):
+            problem = "has no letters or digits, so it cannot name an image tag or a namespace"
+        if problem is not None:
             raise InputError(
                 argument=argument,
-                problem=f"branch name {text!r} contains a control character (a newline?)",
-                fix="pass the branch name as git shows it, e.g. `--branch=feature/abc-123`",
-            )
-        if not _NOT_SLUG.sub("-", name.lower()).strip("-"):
-            raise InputError(
-                argument=argument,
-                problem=f"branch name {text!r} has no letters or digits, so it cannot name "
-                "an image tag or a namespace",
-                fix="pass the branch name as git shows it, e.g. `--branch=feature/abc-123`",
+                problem=f"branch name {text!r} {problem}",
+                fix=f"pass the branch name as git shows it, e.g. `--{argument}=feature/abc-123` "
+                "(`git check-ref-format --branch NAME` tells whether git accepts it)",
             )
         return cls(name)
 
     def slug(self, max_length: int = MAX_BRANCH_SLUG) -> str:
-        """``feature/ABC-12_New UI`` -> ``feature-abc-12-new-ui``.
+        """``feature-login`` -> ``feature-login``; ``Feature/Login`` -> ``feature-login-<hash>``.
 
         Lowercase, ``[a-z0-9-]``, no leading, trailing or doubled ``-``; at most
-        ``max_length`` characters (a truncated slug ends in a short hash of the
-        branch name, to stay unique).
+        ``max_length`` characters. Unique per raw branch name: a name that is
+        its own slug stays as it is, any other ends in 10 hex digits of a
+        hash of the name (so two branches never share a namespace, and
+        cleaning one up never removes the other's).
         """
         if max_length < _SLUG_HASH + 2:
             raise ValueError(f"max_length {max_length} leaves no room for a slug")
         slug = _NOT_SLUG.sub("-", self.name.lower()).strip("-")
-        if len(slug) <= max_length:
+        if slug == self.name and len(slug) <= max_length and not _HASHED_TAIL.fullmatch(slug):
             return slug
         digest = hashlib.sha256(self.name.encode()).hexdigest()[:_SLUG_HASH]
         head = slug[: max_length - _SLUG_HASH - 1].rstrip("-")
@@ -232,6 +238,30 @@ class AwsRegion:
 
     def __str__(self) -> str:
         return self.name
+
+
+def ref_problem(name: str) -> str | None:
+    """Why git would refuse ``name`` as a branch (``git check-ref-format --branch``), or None.
+
+    Checked before a name reaches a URL path or an argv: ``..`` and ``//``
+    would walk out of an API path, a newline would start another argument.
+    """
+    if not name:
+        return "is empty"
+    forbidden = _REF_FORBIDDEN.search(name)
+    if forbidden is not None:
+        return (
+            f"contains {forbidden.group()!r}, which git does not allow in a branch name "
+            "(no spaces, control characters, ~ ^ : ? * [ \\, '..', '@{' or '//')"
+        )
+    if name.startswith(("-", "/")) or name.endswith(("/", ".")) or name in ("HEAD", "@"):
+        return (
+            "is not a branch name git accepts "
+            "(it starts with - or /, ends with / or ., or is HEAD or @)"
+        )
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        return "has a part that starts with '.' or ends with '.lock', which git does not allow"
+    return None
 
 
 def region_problem(text: str) -> str | None:

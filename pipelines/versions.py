@@ -49,6 +49,8 @@ def _package_json(text: str) -> str:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise NotDeclared(f"is not valid JSON ({error})") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise NotDeclared("is not valid JSON (nested too deeply to read)") from None
     return _literal(data.get("version") if isinstance(data, dict) else None, '"version"')
 
 
@@ -57,6 +59,8 @@ def _pyproject(text: str) -> str:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise NotDeclared(f"is not valid TOML ({error})") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise NotDeclared("is not valid TOML (nested too deeply to read)") from None
     project = data.get("project", {})
     if "version" in project:
         return _literal(project["version"], "[project] version")

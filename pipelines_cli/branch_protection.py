@@ -80,7 +80,8 @@ def forge_config(provider: str, *, repository: str, api_url: str | None) -> Forg
         raise InputError(
             argument="api-url",
             problem=problem,
-            fix=f"pass the API base URL, e.g. --api-url {kind.default_api_url}",
+            fix="pass the https API base URL without user:password@, e.g. "
+            f"--api-url {kind.default_api_url}",
         )
     return ForgeConfig(provider=provider, api_url=url.rstrip("/"), **{kind.locator.key: repository})
 

@@ -235,6 +235,14 @@ def parse_config(text: str, *, file: str = CONFIG_FILE) -> PipelineConfig:
             problem=f"invalid TOML: {error}",
             fix="correct the syntax at the line and column shown",
         ) from None
+    except RecursionError:
+        # tomllib recurses once per level of nesting (about 500 levels exhaust it).
+        raise ConfigError(
+            file=file,
+            key=None,
+            problem="invalid TOML: arrays or inline tables are nested too deeply to read",
+            fix="nest arrays and inline tables a few levels at most, as pipelines.toml needs",
+        ) from None
     return every_problem(lambda document: _parse_document(document, file), data)
 
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from pipelines.config._reader import Table
+from pipelines.urls import split_url
 from pipelines.values import AwsRegion, region_problem
 
 TARGETS = ("eks", "ec2")
@@ -145,9 +145,11 @@ def _url(table: Table, fields: tuple[str, ...], example: str) -> str:
             f"placeholders allowed here: {allowed}",
             goes_on=True,
         )
-    parts = urlsplit(url.format(**{f: "x" for f in fields}))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        table.fail("url", f"{url!r} is not an http(s) URL", f'write it as `url = "{example}"`')
+    parts, problem = split_url(url.format(**{f: "x" for f in fields}))
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        table.fail(
+            "url", problem or f"{url!r} is not an http(s) URL", f'write it as `url = "{example}"`'
+        )
     return url
 
 

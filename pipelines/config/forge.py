@@ -18,11 +18,13 @@ instead; ``[forge]`` and the old keys at once is an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from pipelines.config._reader import Table
 from pipelines.errors import did_you_mean
 from pipelines.forge import FORGES
+from pipelines.urls import api_url_problem
+
+__all__ = ["FORGE_KEYS", "ForgeConfig", "api_url_problem", "parse_forge"]
 
 # The keys of [forge]; the same keys in [status] are the deprecated spelling.
 FORGE_KEYS = ("provider", "repository", "project", "api_url")
@@ -39,14 +41,6 @@ class ForgeConfig:
     repository: str | None = None
     # GitLab numeric id or "group/sub/project"; None for GitHub.
     project: str | None = None
-
-
-def api_url_problem(url: str) -> str | None:
-    """Why ``url`` is not an http(s) API base URL, or None (for config readers and the CLI)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        return f"{url!r} is not an http(s) base URL"
-    return None
 
 
 def parse_forge(
@@ -90,7 +84,11 @@ def _read(table: Table, *, section: str) -> ForgeConfig:
     api_url: str = table.string("api_url", default_url, example=f'"{default_url}"')
     problem = api_url_problem(api_url)
     if problem is not None:
-        table.fail("api_url", problem, f'write it as `api_url = "{default_url}"`')
+        table.fail(
+            "api_url",
+            problem,
+            f'write an https URL without user:password@, e.g. `api_url = "{default_url}"`',
+        )
 
     locator = kind.locator
     values: dict[str, str | None] = {

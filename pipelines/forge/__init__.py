@@ -114,4 +114,16 @@ def make_forge(
             fix=f"pass --{argument}=env://{kind.token_variables[purpose]}: a token with "
             f"{kind.permissions[purpose]}{PURPOSES[purpose].without}",
         )
-    return kind.connect(config, token.strip(), retry or RetryPolicy(), sleep or default_sleep)
+    token = token.strip()
+    if not all(" " < char < "\x7f" for char in token):
+        # HTTP headers carry ASCII only (httpx would raise UnicodeEncodeError);
+        # the message must not quote the token, nor the character, a part of it.
+        position = next(i for i, char in enumerate(token) if not " " < char < "\x7f")
+        raise InputError(
+            argument=argument,
+            problem=f"the token has a character that is not printable ASCII (character "
+            f"{position + 1} of {len(token)}), which no {kind.title} token has",
+            fix="copy the token again from the forge's token page (a copy from a rich-text "
+            "page or a chat can carry typographic quotes or invisible spaces)",
+        )
+    return kind.connect(config, token, retry or RetryPolicy(), sleep or default_sleep)

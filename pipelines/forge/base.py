@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pipelines.errors import InputError
 from pipelines.forge.errors import Purpose
 from pipelines.forge.http import RetryPolicy, Sleep
-from pipelines.values import CommitId
+from pipelines.values import CommitId, ref_problem
 
 if TYPE_CHECKING:
     # Only for annotations: pipelines.config.forge imports this package for its defaults.
@@ -118,10 +118,12 @@ class ProtectionPolicy:
     code_owner_review: bool = True
 
     def __post_init__(self) -> None:
-        if not self.branch.strip() or any(c in self.branch for c in "*?[ "):
+        problem = ref_problem(self.branch)
+        if problem is not None:
+            # Wildcards (* ? [) are among what git refuses: one branch, named exactly.
             raise InputError(
                 argument="branch",
-                problem=f"{self.branch!r} is not a branch name",
+                problem=f"{self.branch!r} {problem}",
                 fix="name the release branch exactly, e.g. --branch main (no wildcards)",
             )
         if not self.required_status.strip():

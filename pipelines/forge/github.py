@@ -158,34 +158,36 @@ class GitHubForge:
                 "and api_url, and that the token can read the repository (GitHub answers 404 "
                 "for a repository the token cannot see)",
             )
-        data = answer.json()
-        if not isinstance(data, dict) or data.get("type") != "file":
+        what = f"read {path} on {ref}"
+        if api.field(answer, what, ("type",), str) != "file":
             raise api.error(
                 f"{path} on {ref} is not a file", "point the overlay path at a kustomization file"
             )
-        if data.get("encoding") != "base64":
+        encoding = api.field(answer, what, ("encoding",), str)
+        if encoding != "base64":
             raise api.error(
-                f"{path} on {ref} came back with encoding {data.get('encoding')!r}, not base64 "
+                f"{path} on {ref} came back with encoding {encoding!r}, not base64 "
                 "(GitHub sends no content for files over 1 MB)",
                 "keep the kustomization small",
             )
+        content = api.field(answer, what, ("content",), str)
+        version = api.field(answer, what, ("sha",), str)
         try:
-            text = base64.b64decode(str(data.get("content", ""))).decode("utf-8")
+            text = base64.b64decode(content).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as error:
             raise api.error(
                 f"{path} on {ref} is not UTF-8 text ({error})", "fix the file's encoding"
             ) from None
-        return RemoteFile(path=path, ref=ref, text=text, version=str(data["sha"]))
+        return RemoteFile(path=path, ref=ref, text=text, version=version)
 
     async def _branch_head(self, branch: str) -> str | None:
+        what = f"read branch {branch}"
         answer = await self._call(
-            "GET",
-            f"git/ref/heads/{_path(branch)}",
-            what=f"read branch {branch}",
-            purpose="promotion",
-            accept=(404,),
+            "GET", f"git/ref/heads/{_path(branch)}", what=what, purpose="promotion", accept=(404,)
         )
-        return None if answer.status == 404 else str(answer.json()["object"]["sha"])
+        if answer.status == 404:
+            return None
+        return self._api.field(answer, what, ("object", "sha"), str)
 
     async def branch_exists(self, branch: str) -> bool:
         return await self._branch_head(branch) is not None
@@ -236,15 +238,15 @@ class GitHubForge:
 
     async def find_change_request(self, *, branch: str, base: str) -> str | None:
         owner = self.repository.partition("/")[0]
-        answer = await self._call(
-            "GET",
-            "pulls",
-            what=f"list open pull requests from {branch}",
-            purpose="promotion",
+        what = f"list open pull requests from {branch}"
+        request = Request(
+            method="GET",
+            url=self._url("pulls"),
+            what=what,
             params={"head": f"{owner}:{branch}", "base": base, "state": "open"},
         )
-        pulls = answer.json()
-        return str(pulls[0]["html_url"]) if pulls else None
+        pulls = await self._api.pages(request, purpose="promotion")
+        return self._api.item_text(pulls[0], "html_url", what=what) if pulls else None
 
     async def open_change_request(
         self, *, branch: str, base: str, title: str, body: str
@@ -259,7 +261,8 @@ class GitHubForge:
             accept=(422,),
         )
         if answer.ok:
-            return ChangeRequest(url=str(answer.json()["html_url"]), created=True)
+            url = self._api.field(answer, what, ("html_url",), str)
+            return ChangeRequest(url=url, created=True)
         # 422 "A pull request already exists for owner:branch": a retried create
         # that landed, or someone opened it by hand.
         if "already exists" in answer.text:
@@ -271,10 +274,11 @@ class GitHubForge:
     # --- branch protection -------------------------------------------------------------------
 
     async def protect_branch(self, policy: ProtectionPolicy) -> list[str]:
-        await self._call(
+        what = f"protection of {policy.branch}"
+        answer = await self._call(
             "PUT",
             f"branches/{_segment(policy.branch)}/protection",
-            what=f"protection of {policy.branch}",
+            what=what,
             purpose="protection",
             body={
                 # strict: the pull request must be up to date with the branch, so
@@ -294,12 +298,56 @@ class GitHubForge:
                 "allow_deletions": False,
             },
         )
+        # The PUT replaces the whole protection and answers with what now holds:
+        # success is reported only when that is at least the policy.
+        gaps = _protection_gaps(self._api.document(answer, what), policy)
+        if gaps:
+            raise self._api.error(
+                f"{what}: GitHub answered the update, but the branch is protected more weakly "
+                f"than required: {'; '.join(gaps)}",
+                "check the branch's protection and the repository's rulesets in Settings > "
+                "Branches (an organization policy may override it), then run this again",
+            )
         return [
             f"{self.repository}@{policy.branch}: requires status {policy.required_status!r} "
             f"(up to date), {policy.approvals} approval(s)"
             + (" incl. code owners" if policy.code_owner_review else "")
             + ", no force pushes or deletions, enforced for admins"
         ]
+
+
+def _enabled(protection: dict[str, Any], key: str) -> object:
+    setting = protection.get(key)
+    return setting.get("enabled") if isinstance(setting, dict) else None
+
+
+def _protection_gaps(protection: object, policy: ProtectionPolicy) -> list[str]:
+    """What GitHub's answer to the PUT holds below ``policy``, in words."""
+    if not isinstance(protection, dict):
+        return ["the answer holds no protection object"]
+    gaps = []
+    checks = protection.get("required_status_checks")
+    contexts = checks.get("contexts") if isinstance(checks, dict) else None
+    if not isinstance(checks, dict) or not isinstance(contexts, list):
+        gaps.append("no required status checks")
+    else:
+        if policy.required_status not in contexts:
+            gaps.append(f"status {policy.required_status!r} is not required")
+        if checks.get("strict") is not True:
+            gaps.append("pull requests need not be up to date")
+    found = protection.get("required_pull_request_reviews")
+    reviews: dict[str, Any] = found if isinstance(found, dict) else {}
+    count = reviews.get("required_approving_review_count")
+    if not isinstance(count, int) or count < policy.approvals:
+        gaps.append(f"{count or 0} approval(s) required, not {policy.approvals}")
+    elif policy.code_owner_review and reviews.get("require_code_owner_reviews") is not True:
+        gaps.append("code owners' review is not required")
+    if _enabled(protection, "enforce_admins") is not True:
+        gaps.append("administrators are exempt")
+    for key, words in (("allow_force_pushes", "force pushes"), ("allow_deletions", "deletion")):
+        if _enabled(protection, key) is not False:
+            gaps.append(f"{words} allowed")
+    return gaps
 
 
 def connect(config: ForgeConfig, token: str, retry: RetryPolicy, sleep: Sleep) -> GitHubForge:

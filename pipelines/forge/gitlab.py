@@ -9,8 +9,13 @@ the URL-encoded full path (every variable part is one encoded path segment):
 - ``POST repository/commits`` with ``start_branch`` creates the branch and the
   commit in one step (nothing half-done is left behind when it is refused);
 - ``GET``/``POST merge_requests`` finds or opens a merge request;
-- ``POST``/``PATCH protected_branches``, ``PUT`` the project, ``approval_rules`` and
-  ``approvals`` protect a branch (approval rules are a GitLab Premium feature).
+- ``GET``/``POST``/``PATCH protected_branches`` protect a branch, or tighten a
+  weaker protection (push entries removed by id with ``_destroy``), then read
+  it back; ``PUT`` the project, ``approval_rules`` and ``approvals`` do the rest
+  (approval rules are a GitLab Premium feature).
+
+Every list is read page by page (``per_page=100``, the ``Link``/``x-next-page``
+headers), so a project with many rules is seen whole.
 
 A CI job token can do none of this: the token is a project, group or
 personal access token with the ``api`` scope.
@@ -22,6 +27,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -228,15 +234,15 @@ class GitLabForge:
         raise self._api.refused(answer, what, purpose="promotion")
 
     async def find_change_request(self, *, branch: str, base: str) -> str | None:
-        answer = await self._call(
-            "GET",
-            "merge_requests",
-            what=f"list open merge requests from {branch}",
-            purpose="promotion",
+        what = f"list open merge requests from {branch}"
+        request = Request(
+            method="GET",
+            url=self._url("merge_requests"),
+            what=what,
             params={"source_branch": branch, "target_branch": base, "state": "opened"},
         )
-        requests = answer.json()
-        return str(requests[0]["web_url"]) if requests else None
+        found = await self._api.pages(request, purpose="promotion")
+        return self._api.item_text(found[0], "web_url", what=what) if found else None
 
     async def open_change_request(
         self, *, branch: str, base: str, title: str, body: str
@@ -257,7 +263,8 @@ class GitLabForge:
             accept=(409,),
         )
         if answer.ok:
-            return ChangeRequest(url=str(answer.json()["web_url"]), created=True)
+            url = self._api.field(answer, what, ("web_url",), str)
+            return ChangeRequest(url=url, created=True)
         # 409 "Another open merge request already exists for this source branch".
         existing = await self.find_change_request(branch=branch, base=base)
         if existing is not None:
@@ -274,38 +281,98 @@ class GitLabForge:
             method, *parts, what=what, purpose="protection", body=body, fixes=_PREMIUM_ONLY
         )
 
+    async def _rules(self, what: str) -> list[Mapping[str, Any]]:
+        """Every protected-branch rule of the project (exact names and wildcards)."""
+        request = Request(method="GET", url=self._url("protected_branches"), what=what)
+        return await self._api.pages(request, purpose="protection")
+
     async def _protect(self, policy: ProtectionPolicy) -> tuple[int, str]:
-        """Protect the branch; the protected branch's id and what was done."""
+        """Protect the branch, or bring its protection up to the policy; its id and what was done.
+
+        Fails rather than report success while anyone but "No one" may push
+        to the branch or force-push it: through its own rule, or through a
+        wildcard rule that also matches it (GitLab applies the most
+        permissive rule that matches).
+        """
         what = f"protection of {policy.branch}"
-        created = await self._call(
-            "POST",
-            "protected_branches",
-            what=what,
-            purpose="protection",
-            body={
-                "name": policy.branch,
-                "push_access_level": NO_ACCESS,
-                "merge_access_level": DEVELOPER,
-                "allow_force_push": False,
-            },
-            accept=(409,),
+        rules = await self._rules(what)
+        rule = next((r for r in rules if r.get("name") == policy.branch), None)
+        if rule is None:
+            created = await self._call(
+                "POST",
+                "protected_branches",
+                what=what,
+                purpose="protection",
+                body={
+                    "name": policy.branch,
+                    "push_access_level": NO_ACCESS,
+                    "merge_access_level": DEVELOPER,
+                    "allow_force_push": False,
+                },
+                accept=(409,),
+            )
+            done = "protected: no direct push, developers merge"
+            if created.status == 409:
+                # A concurrent run or a retried create protected it meanwhile.
+                rule = await self._rule(policy.branch, what)
+            else:
+                rule = self._object(created, what, "a protected branch object")
+        else:
+            done = "already protected as required: nothing changed"
+        fix = _converge(rule)
+        if fix:
+            await self._call(
+                "PATCH",
+                "protected_branches",
+                policy.branch,
+                what=what,
+                purpose="protection",
+                body=fix,
+            )
+            rule = await self._rule(policy.branch, what)
+            done = "protection tightened: " + ", ".join(_changes(fix))
+        weak = _weaknesses(rule)
+        if weak:
+            raise self._api.error(
+                f"{what}: the branch is still protected more weakly than required after the "
+                f"update: {'; '.join(weak)}",
+                f"set Allowed to push and merge to No one / Developers for {policy.branch} and "
+                "turn force push off in Settings > Repository > Protected branches (or "
+                "unprotect the branch), then run this again; older GitLab versions ignore "
+                "access-level updates through the API",
+            )
+        for other in rules:
+            name = str(other.get("name", ""))
+            if name != policy.branch and "*" in name and fnmatchcase(policy.branch, name):
+                weak = _weaknesses(other)
+                if weak:
+                    raise self._api.error(
+                        f"{what}: the wildcard rule {name!r} also matches {policy.branch} and "
+                        f"allows more ({'; '.join(weak)}); GitLab applies the most permissive "
+                        "matching rule",
+                        f"tighten or remove the protected-branch rule {name!r}, then run this "
+                        "again",
+                    )
+        rule_id = rule.get("id")
+        if not isinstance(rule_id, int) or isinstance(rule_id, bool):
+            raise self._api.error(
+                f"{what}: unexpected answer: the protected branch has no numeric id",
+                "check that the API URL is GitLab's REST API (.../api/v4), then run again",
+            )
+        return rule_id, done
+
+    async def _rule(self, branch: str, what: str) -> dict[str, Any]:
+        """The protected-branch rule of ``branch``, as GitLab holds it now."""
+        answer = await self._call(
+            "GET", "protected_branches", branch, what=what, purpose="protection"
         )
-        if created.ok:
-            return int(created.json()["id"]), "protected: no direct push, developers merge"
-        # Already protected: GitLab answers 409. Turn force pushes off and keep the
-        # access levels someone chose (changing them needs their ids).
-        updated = await self._call(
-            "PATCH",
-            "protected_branches",
-            policy.branch,
-            what=what,
-            purpose="protection",
-            body={"allow_force_push": False},
-        )
-        return int(updated.json()["id"]), (
-            "already protected: force push turned off, existing push/merge access kept "
-            "(review them: nobody should push directly)"
-        )
+        return self._object(answer, what, "a protected branch object")
+
+    def _object(self, answer: Answer, what: str, expected: str) -> dict[str, Any]:
+        document = self._api.document(answer, what)
+        if not isinstance(document, dict):
+            raise self._api.unexpected(answer, what, expected)
+        return document
 
     async def _approval_rule(self, policy: ProtectionPolicy, branch_id: int) -> str:
         what = f"approval rule {APPROVAL_RULE!r}"
@@ -314,15 +381,26 @@ class GitLabForge:
             "approvals_required": policy.approvals,
             "protected_branch_ids": [branch_id],
         }
-        rules = (await self._approvals("GET", "approval_rules", what=what)).json()
-        existing = [
-            rule
-            for rule in (rules if isinstance(rules, list) else [])
-            if rule.get("name") == APPROVAL_RULE
-        ]
+        listing = Request(method="GET", url=self._url("approval_rules"), what=what)
+        rules = await self._api.pages(listing, purpose="protection", fixes=_PREMIUM_ONLY)
+        existing = [rule for rule in rules if rule.get("name") == APPROVAL_RULE]
         if existing:
-            rule_id = str(int(existing[0]["id"]))
-            await self._approvals("PUT", "approval_rules", rule_id, what=what, body=body)
+            rule = existing[0]
+            rule_id = rule.get("id")
+            if not isinstance(rule_id, int) or isinstance(rule_id, bool):
+                raise self._api.error(
+                    f"{what}: unexpected answer: the approval rule has no numeric id",
+                    "check that the API URL is GitLab's REST API (.../api/v4), then run again",
+                )
+            branches = rule.get("protected_branches")
+            ids = (
+                {b.get("id") for b in branches if isinstance(b, dict)}
+                if isinstance(branches, list)
+                else set()
+            )
+            if rule.get("approvals_required") == policy.approvals and ids == {branch_id}:
+                return f"approval rule already requires {policy.approvals} approval(s)"
+            await self._approvals("PUT", "approval_rules", str(rule_id), what=what, body=body)
             return f"approval rule updated: {policy.approvals} approval(s)"
         await self._approvals("POST", "approval_rules", what=what, body=body)
         return f"approval rule created: {policy.approvals} approval(s)"
@@ -354,6 +432,63 @@ class GitLabForge:
             f"{self.project}@{policy.branch}: {rule}; approvals reset on push, "
             "authors cannot approve",
         ]
+
+
+def _pushers(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    levels = rule.get("push_access_levels")
+    return (
+        [level for level in levels if isinstance(level, dict)] if isinstance(levels, list) else []
+    )
+
+
+def _is_no_one(level: Mapping[str, Any]) -> bool:
+    """The one push entry the policy allows: access level 0, for no user, group or deploy key."""
+    grantees = ("user_id", "group_id", "deploy_key_id")
+    return level.get("access_level") == NO_ACCESS and not any(level.get(g) for g in grantees)
+
+
+def _describe(level: Mapping[str, Any]) -> str:
+    described = level.get("access_level_description")
+    return str(described) if described else f"access level {level.get('access_level')}"
+
+
+def _weaknesses(rule: Mapping[str, Any]) -> list[str]:
+    """What a protected-branch rule allows beyond the policy, in words."""
+    found = [f"{_describe(level)} may push" for level in _pushers(rule) if not _is_no_one(level)]
+    if not any(_is_no_one(level) for level in _pushers(rule)):
+        found.append("push access is not set to No one")
+    if rule.get("allow_force_push") is not False:
+        found.append("force push is allowed")
+    return found
+
+
+def _converge(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH body that brings ``rule`` to the policy; empty when it already is.
+
+    Entries are removed by id (``_destroy``): without an id GitLab adds an
+    entry instead of replacing one.
+    """
+    pushers = _pushers(rule)
+    changes: list[dict[str, Any]] = [
+        {"id": level["id"], "_destroy": True}
+        for level in pushers
+        if not _is_no_one(level) and "id" in level
+    ]
+    if not any(_is_no_one(level) for level in pushers):
+        changes.append({"access_level": NO_ACCESS})
+    body: dict[str, Any] = {"allowed_to_push": changes} if changes else {}
+    if rule.get("allow_force_push") is not False:
+        body["allow_force_push"] = False
+    return body
+
+
+def _changes(body: Mapping[str, Any]) -> list[str]:
+    said = []
+    if "allowed_to_push" in body:
+        said.append("push access set to No one")
+    if "allow_force_push" in body:
+        said.append("force push turned off")
+    return said
 
 
 def connect(config: ForgeConfig, token: str, retry: RetryPolicy, sleep: Sleep) -> GitLabForge:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pipelines.errors import InputError
 from pipelines.forge import ChangeRequest, ChangeRequests, CommitConflict, FileChange
 from pipelines.promotion.overlay import overlay_path, set_overlay_image
-from pipelines.values import Digest
+from pipelines.values import Branch, Digest
 
 log = logging.getLogger("pipelines.promotion")
 
@@ -139,7 +139,8 @@ async def propose_promotion(
     the forge refuses or does not answer.
     """
     path = overlay_path(environment)
-    _check_plain(base_branch, argument="base-branch", example="main")
+    # A git branch name, so it cannot walk out of an API path (`../../x`) or break a line.
+    base_branch = Branch.parse(base_branch, argument="base-branch").name
     if release_ref is not None:
         release_ref = _check_plain(release_ref.strip(), argument="release-ref", example="v1.4.2")
 

@@ -15,6 +15,8 @@ from pipelines_cli.deploy_checks.problems import problem
 # release pipeline on merge to main, are what DEV follows; feature-branch
 # test images must never reach it (they also live in a repository of their
 # own, `<repository>-test`, which Image Updater does not watch).
+# Anchored for Argo CD (its allowTags regexp is searched, in Go); Python code
+# matches it with fullmatch, since `$` would let a trailing newline through.
 RELEASE_CANDIDATE_TAG = re.compile(r"^rc-.+-[0-9a-f]{7}$")
 _SAMPLE_SHA = CommitId.parse("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567")
 RELEASE_CANDIDATE_SAMPLES = (
@@ -24,7 +26,7 @@ RELEASE_CANDIDATE_SAMPLES = (
 )
 FEATURE_TAG_SAMPLES = (
     dev_image_tag(Branch.parse("feature/login"), _SAMPLE_SHA),
-    dev_image_tag(Branch.parse("fix/ABC-12 rc parser"), _SAMPLE_SHA),
+    dev_image_tag(Branch.parse("fix/ABC-12_rc.parser"), _SAMPLE_SHA),
     dev_image_tag(Branch.parse("main"), _SAMPLE_SHA),
 )
 NEVER_FOLLOW_SAMPLES = ("latest", "rc-1.4.0-0a1b2c3d", "rc-1.4.0-0A1B2C3", "rc--0a1b2c3")
@@ -63,7 +65,7 @@ def check_images(documents: Sequence[Document], *, environment: str) -> list[str
             )
             continue
         tag = image_tag(image)
-        if tag is None or not RELEASE_CANDIDATE_TAG.match(tag):
+        if tag is None or not RELEASE_CANDIDATE_TAG.fullmatch(tag):
             problems.append(
                 problem(
                     f"{where}: image {image} is neither a digest nor a release-candidate tag "

@@ -115,10 +115,26 @@ def protector(provider: str, server: HTTPServer, sleeps: Sleeps, repository: str
 GITHUB_PATH = "/api/v3/repos/acme/hello-service/branches/main/protection"
 
 
+def github_protection(
+    status: str = "pipelines/pre-merge", approvals: int = 1, **enabled: bool
+) -> dict[str, Any]:
+    """GitHub's answer to the PUT: the protection that now holds."""
+    flags = {"enforce_admins": True, "allow_force_pushes": False, "allow_deletions": False}
+    return {
+        "required_status_checks": {"strict": True, "contexts": [status]},
+        "required_pull_request_reviews": {
+            "required_approving_review_count": approvals,
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+        },
+        **{key: {"enabled": value} for key, value in (flags | enabled).items()},
+    }
+
+
 async def test_github_puts_the_whole_protection(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
-    forge.answer("PUT", GITHUB_PATH, 200, {"url": "..."})
+    forge.answer("PUT", GITHUB_PATH, 200, github_protection())
     done = await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
         ProtectionPolicy()
     )
@@ -147,7 +163,7 @@ async def test_github_takes_the_policy_as_given(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
     path = "/api/v3/repos/acme/hello-service/branches/release%2F2026/protection"
-    forge.answer("PUT", path, 200, {})
+    forge.answer("PUT", path, 200, github_protection("ci/pre", approvals=2))
     policy = ProtectionPolicy(
         branch="release/2026", required_status="ci/pre", approvals=2, code_owner_review=False
     )
@@ -160,13 +176,36 @@ async def test_github_takes_the_policy_as_given(
     assert reviews["require_code_owner_reviews"] is False
 
 
+@pytest.mark.parametrize(
+    ("answer", "gap"),
+    [
+        (github_protection(enforce_admins=False), "administrators are exempt"),
+        (github_protection(allow_force_pushes=True), "force pushes allowed"),
+        (github_protection(status="other"), "'pipelines/pre-merge' is not required"),
+        (github_protection(approvals=0), "0 approval(s) required, not 1"),
+        ({"url": "..."}, "no required status checks"),
+    ],
+)
+async def test_github_fails_when_the_answer_shows_weaker_protection(
+    httpserver: HTTPServer, forge: ScriptedForge, answer: dict[str, Any], gap: str
+) -> None:
+    # An organization ruleset or policy can keep a setting the PUT asked to change.
+    forge.answer("PUT", GITHUB_PATH, 200, answer)
+    with pytest.raises(ForgeError) as raised:
+        await protector("github", httpserver, Sleeps(), "acme/hello-service").apply(
+            ProtectionPolicy()
+        )
+    assert "protected more weakly than required" in raised.value.problem
+    assert gap in raised.value.problem
+
+
 async def test_github_retries_server_errors_and_rate_limits(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
     sleeps = Sleeps()
     forge.answer("PUT", GITHUB_PATH, 502, "bad gateway")
     forge.answer("PUT", GITHUB_PATH, 403, {"message": "secondary rate limit"}, {"Retry-After": "7"})
-    forge.answer("PUT", GITHUB_PATH, 200, {})
+    forge.answer("PUT", GITHUB_PATH, 200, github_protection())
     await protector("github", httpserver, sleeps, "acme/hello-service").apply(ProtectionPolicy())
     assert forge.calls() == [("PUT", GITHUB_PATH)] * 3
     assert sleeps.delays == [0.5, 7.0]
@@ -220,28 +259,47 @@ async def test_an_unreachable_forge_is_retried_then_reported() -> None:
 # --- GitLab ----------------------------------------------------------------------------------
 
 PROJECT = "/api/v4/projects/acme%2Fplatform%2Fhello-service"
+RULES = f"{PROJECT}/protected_branches?per_page=100"
+APPROVAL_RULES = f"{PROJECT}/approval_rules?per_page=100"
+NO_ONE = {"id": 1, "access_level": 0, "access_level_description": "No one"}
+DEVELOPERS = {"id": 5, "access_level": 30, "access_level_description": "Developers + Maintainers"}
+
+
+def protected(*pushers: dict[str, Any], force_push: bool = False, name: str = "main") -> Any:
+    """A protected-branch rule as GitLab shows it."""
+    return {
+        "id": 71,
+        "name": name,
+        "push_access_levels": list(pushers),
+        "merge_access_levels": [{"id": 2, "access_level": 30}],
+        "allow_force_push": force_push,
+    }
+
+
+def gitlab_protector(httpserver: HTTPServer) -> Protector:
+    return protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service")
 
 
 async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: ScriptedForge) -> None:
-    forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71, "name": "main"})
+    forge.answer("GET", RULES, 200, [])
+    forge.answer("POST", f"{PROJECT}/protected_branches", 201, protected(NO_ONE))
     forge.answer("PUT", PROJECT, 200, {"id": 5})
-    forge.answer("GET", f"{PROJECT}/approval_rules", 200, [{"id": 1, "name": "security"}])
+    forge.answer("GET", APPROVAL_RULES, 200, [{"id": 1, "name": "security"}])
     forge.answer("POST", f"{PROJECT}/approval_rules", 201, {"id": 9})
     forge.answer("POST", f"{PROJECT}/approvals", 201, {})
-    done = await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
-        ProtectionPolicy(approvals=2)
-    )
+    done = await gitlab_protector(httpserver).apply(ProtectionPolicy(approvals=2))
     assert forge.calls() == [
+        ("GET", RULES),
         ("POST", f"{PROJECT}/protected_branches"),
         ("PUT", PROJECT),
-        ("GET", f"{PROJECT}/approval_rules"),
+        ("GET", APPROVAL_RULES),
         ("POST", f"{PROJECT}/approval_rules"),
         ("POST", f"{PROJECT}/approvals"),
     ]
     for seen in forge.seen:
         assert seen.headers["Private-Token"] == TOKEN
         assert "Authorization" not in seen.headers
-    protect, settings, _, rule, approvals = (seen.body for seen in forge.seen)
+    _, protect, settings, _, rule, approvals = (seen.body for seen in forge.seen)
     assert protect == {
         "name": "main",
         "push_access_level": 0,
@@ -262,47 +320,149 @@ async def test_gitlab_protects_a_new_branch(httpserver: HTTPServer, forge: Scrip
     assert "approval rule created: 2 approval(s)" in done[2]
 
 
-async def test_gitlab_updates_what_is_already_there(
+async def test_gitlab_tightens_a_branch_developers_could_push_to(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
-    forge.answer("POST", f"{PROJECT}/protected_branches", 409, {"message": "already exists"})
-    forge.answer("PATCH", f"{PROJECT}/protected_branches/main", 200, {"id": 71})
+    # Protected by hand earlier: Developers may push and force-push.
+    forge.answer("GET", RULES, 200, [protected(DEVELOPERS, force_push=True)])
+    forge.answer("PATCH", f"{PROJECT}/protected_branches/main", 200, protected(NO_ONE))
+    forge.answer("GET", f"{PROJECT}/protected_branches/main", 200, protected(NO_ONE))
     forge.answer("PUT", PROJECT, 200, {})
-    forge.answer("GET", f"{PROJECT}/approval_rules", 200, [{"id": 3, "name": GITLAB_APPROVAL_RULE}])
+    forge.answer("GET", APPROVAL_RULES, 200, [{"id": 3, "name": GITLAB_APPROVAL_RULE}])
     forge.answer("PUT", f"{PROJECT}/approval_rules/3", 200, {"id": 3})
     forge.answer("POST", f"{PROJECT}/approvals", 201, {})
-    done = await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
-        ProtectionPolicy()
-    )
-    assert [call[0] for call in forge.calls()] == ["POST", "PATCH", "PUT", "GET", "PUT", "POST"]
-    assert forge.seen[1].body == {"allow_force_push": False}
-    assert forge.seen[4].body["protected_branch_ids"] == [71]
-    assert "already protected" in done[0]
+    done = await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    assert [call[0] for call in forge.calls()] == [
+        "GET",
+        "PATCH",
+        "GET",
+        "PUT",
+        "GET",
+        "PUT",
+        "POST",
+    ]
+    # The Developers entry removed by its id (without one GitLab would add an entry), No one added.
+    assert forge.seen[1].body == {
+        "allowed_to_push": [{"id": 5, "_destroy": True}, {"access_level": 0}],
+        "allow_force_push": False,
+    }
+    assert forge.seen[5].body["protected_branch_ids"] == [71]
+    assert "push access set to No one, force push turned off" in done[0]
     assert "approval rule updated" in done[2]
+
+
+async def test_gitlab_fails_when_the_branch_stays_weaker_than_required(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
+    # An older GitLab answers the PATCH with 200 and ignores the access levels.
+    forge.answer("GET", RULES, 200, [protected(DEVELOPERS)])
+    forge.answer("PATCH", f"{PROJECT}/protected_branches/main", 200, protected(DEVELOPERS))
+    forge.answer("GET", f"{PROJECT}/protected_branches/main", 200, protected(DEVELOPERS))
+    with pytest.raises(ForgeError) as raised:
+        await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    assert "still protected more weakly than required" in raised.value.problem
+    assert "Developers + Maintainers may push" in raised.value.problem
+    assert raised.value.fix is not None
+    assert "Protected branches" in raised.value.fix
+    # Nothing after it: no "merges only when the pipeline succeeds" over a pushable branch.
+    assert [call[0] for call in forge.calls()] == ["GET", "PATCH", "GET"]
+
+
+async def test_gitlab_fails_on_a_wildcard_rule_that_lets_developers_push(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
+    wildcard = protected(DEVELOPERS, name="ma*") | {"id": 80}
+    forge.answer("GET", RULES, 200, [wildcard, protected(NO_ONE)])
+    with pytest.raises(ForgeError, match="the wildcard rule 'ma\\*' also matches main"):
+        await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    assert forge.calls() == [("GET", RULES)]
+
+
+async def test_gitlab_rerun_on_a_protected_branch_changes_nothing(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
+    current = {
+        "id": 3,
+        "name": GITLAB_APPROVAL_RULE,
+        "approvals_required": 1,
+        "protected_branches": [{"id": 71, "name": "main"}],
+    }
+    forge.answer("GET", RULES, 200, [protected(NO_ONE)])
+    forge.answer("PUT", PROJECT, 200, {})
+    forge.answer("GET", APPROVAL_RULES, 200, [current])
+    forge.answer("POST", f"{PROJECT}/approvals", 201, {})
+    done = await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    # Only the settings calls that set what is already set; no rule is touched.
+    assert forge.calls() == [
+        ("GET", RULES),
+        ("PUT", PROJECT),
+        ("GET", APPROVAL_RULES),
+        ("POST", f"{PROJECT}/approvals"),
+    ]
+    assert "nothing changed" in done[0]
+    assert "approval rule already requires 1 approval(s)" in done[2]
+
+
+@pytest.mark.parametrize("paging", ["link", "x-next-page"])
+async def test_gitlab_reads_every_page_of_approval_rules(
+    httpserver: HTTPServer, forge: ScriptedForge, paging: str
+) -> None:
+    # Our rule is on page 2: reading page 1 alone would post it again on every run.
+    second = f"{PROJECT}/approval_rules?per_page=100&page=2"
+    headers = (
+        {"Link": f'<{httpserver.url_for(second)}>; rel="next"'}
+        if paging == "link"
+        else {"X-Next-Page": "2"}
+    )
+    page_one = [{"id": n, "name": f"rule-{n}"} for n in range(100)]
+    forge.answer("GET", RULES, 200, [protected(NO_ONE)])
+    forge.answer("PUT", PROJECT, 200, {})
+    forge.answer("GET", APPROVAL_RULES, 200, page_one, headers)
+    forge.answer("GET", second, 200, [{"id": 300, "name": GITLAB_APPROVAL_RULE}])
+    forge.answer("PUT", f"{PROJECT}/approval_rules/300", 200, {})
+    forge.answer("POST", f"{PROJECT}/approvals", 201, {})
+    await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    assert ("POST", f"{PROJECT}/approval_rules") not in forge.calls()
+    assert ("PUT", f"{PROJECT}/approval_rules/300") in forge.calls()
+
+
+async def test_a_next_page_on_another_host_is_not_followed(
+    httpserver: HTTPServer, forge: ScriptedForge
+) -> None:
+    elsewhere = {"Link": '<https://attacker.example/api/v4/steal?page=2>; rel="next"'}
+    forge.answer("GET", RULES, 200, [], elsewhere)
+    with pytest.raises(ForgeError, match="next page is on another host") as raised:
+        await gitlab_protector(httpserver).apply(ProtectionPolicy())
+    assert "attacker.example" in raised.value.problem
+    assert forge.calls() == [("GET", RULES)]
 
 
 async def test_gitlab_free_tier_is_told_about_approval_rules(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
-    forge.answer("POST", f"{PROJECT}/protected_branches", 201, {"id": 71})
+    forge.answer("GET", RULES, 200, [protected(NO_ONE)])
     forge.answer("PUT", PROJECT, 200, {})
-    forge.answer("GET", f"{PROJECT}/approval_rules", 403, {"message": "403 Forbidden"})
+    forge.answer("GET", APPROVAL_RULES, 403, {"message": "403 Forbidden"})
     with pytest.raises(ForgeError, match="approval rules need GitLab Premium"):
-        await protector("gitlab", httpserver, Sleeps(), "acme/platform/hello-service").apply(
-            ProtectionPolicy()
-        )
+        await gitlab_protector(httpserver).apply(ProtectionPolicy())
 
 
 async def test_gitlab_numeric_project_ids_work(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
-    forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
+    answer_numeric_project(forge)
+    await protector("gitlab", httpserver, Sleeps(), "1234").apply(ProtectionPolicy())
+    assert len(forge.seen) == 6
+
+
+def answer_numeric_project(forge: ScriptedForge) -> None:
+    """The conversation of protecting main of project 1234 for the first time."""
+    forge.answer("GET", "/api/v4/projects/1234/protected_branches?per_page=100", 200, [])
+    forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, protected(NO_ONE))
     forge.answer("PUT", "/api/v4/projects/1234", 200, {})
-    forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
+    forge.answer("GET", "/api/v4/projects/1234/approval_rules?per_page=100", 200, [])
     forge.answer("POST", "/api/v4/projects/1234/approval_rules", 201, {})
     forge.answer("POST", "/api/v4/projects/1234/approvals", 201, {})
-    await protector("gitlab", httpserver, Sleeps(), "1234").apply(ProtectionPolicy())
-    assert len(forge.seen) == 5
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -313,6 +473,8 @@ async def test_gitlab_numeric_project_ids_work(
     [
         ({"approvals": 0}, "approvals"),
         ({"branch": "release/*"}, "branch"),
+        ({"branch": "../../x"}, "branch"),
+        ({"branch": "main\n"}, "branch"),
         ({"required_status": " "}, "required-status"),
     ],
 )
@@ -332,7 +494,7 @@ def test_wrong_provider_repository_and_url_are_named(capsys: pytest.CaptureFixtu
     with pytest.raises(InputError, match="not a GitLab project id or full path") as caught:
         forge_config("gitlab", repository="hello-service", api_url=None)
     assert caught.value.argument == "repository"
-    with pytest.raises(InputError, match="not an http") as caught:
+    with pytest.raises(InputError, match="not an https") as caught:
         forge_config("github", repository="a/b", api_url="api.github.com")
     assert caught.value.argument == "api-url"
 
@@ -368,7 +530,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: ScriptedForge) -> None:
-    forge.answer("PUT", GITHUB_PATH, 200, {})
+    forge.answer("PUT", GITHUB_PATH, 200, github_protection())
     result = cli(
         "--provider=github",
         "--repository=acme/hello-service",
@@ -385,11 +547,7 @@ def test_the_cli_protects_a_github_branch(httpserver: HTTPServer, forge: Scripte
 def test_the_cli_reads_the_token_variable_it_is_told(
     httpserver: HTTPServer, forge: ScriptedForge
 ) -> None:
-    forge.answer("POST", "/api/v4/projects/1234/protected_branches", 201, {"id": 1})
-    forge.answer("PUT", "/api/v4/projects/1234", 200, {})
-    forge.answer("GET", "/api/v4/projects/1234/approval_rules", 200, [])
-    forge.answer("POST", "/api/v4/projects/1234/approval_rules", 201, {})
-    forge.answer("POST", "/api/v4/projects/1234/approvals", 201, {})
+    answer_numeric_project(forge)
     result = cli(
         "--provider=gitlab",
         "--repository=1234",

@@ -329,7 +329,7 @@ RULES = [
         "feature tags allowed",
         "dev",
         lambda e: update_settings(e).update(allowTags="regexp:-[0-9a-f]{7}$"),
-        "allowTags accepts 'feature-login-0a1b2c3'",
+        "allowTags accepts 'feature-login-df7c7aeb35-0a1b2c3'",
     ),
     Rule(
         "unanchored",

@@ -92,9 +92,9 @@ def test_kustomize_builds_the_branch_deployment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     objects = {doc["kind"]: doc for doc in yaml.safe_load_all(result.stdout)}
     assert set(objects) == {"Namespace", "Deployment", "Service"}
-    assert objects["Namespace"]["metadata"]["name"] == "dev-feature-login"
-    assert objects["Deployment"]["metadata"]["namespace"] == "dev-feature-login"
-    assert objects["Service"]["metadata"]["namespace"] == "dev-feature-login"
+    assert objects["Namespace"]["metadata"]["name"] == "dev-feature-login-48fad0826e"
+    assert objects["Deployment"]["metadata"]["namespace"] == "dev-feature-login-48fad0826e"
+    assert objects["Service"]["metadata"]["namespace"] == "dev-feature-login-48fad0826e"
     (container,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert container["image"] == IMAGE
 

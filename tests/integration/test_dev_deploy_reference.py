@@ -65,7 +65,7 @@ def test_the_branch_image_replaces_the_overlay_image(tmp_path: Path) -> None:
         assert images == [image]
     namespaced = [d for d in documents if d["kind"] != "Namespace"]
     assert {d["metadata"].get("namespace") for d in namespaced} == {steps.namespace}
-    assert steps.namespace == "dev-feature-abc-1-login"
+    assert steps.namespace == "dev-feature-abc-1-login-fcfdfc31b3"
 
     # The route to the URL the smoke step tests: an Ingress for its host, to a
     # Service that exists in the build and has the port the Ingress names.

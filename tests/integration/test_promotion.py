@@ -406,7 +406,12 @@ async def test_github_rerun_reuses_the_branch_and_reports_the_open_pull_request(
     lookup = next(
         s for s in github_forge.seen if s.method == "GET" and s.raw_path.endswith("/pulls")
     )
-    assert lookup.query == {"head": f"acme:{BRANCH}", "base": "main", "state": "open"}
+    assert lookup.query == {
+        "head": f"acme:{BRANCH}",
+        "base": "main",
+        "state": "open",
+        "per_page": "100",
+    }
 
 
 async def test_github_branch_left_from_a_closed_pull_request_gets_a_new_one(
@@ -603,6 +608,7 @@ async def test_gitlab_rerun_reports_the_open_merge_request(
         "source_branch": BRANCH,
         "target_branch": "main",
         "state": "opened",
+        "per_page": "100",
     }
 
 

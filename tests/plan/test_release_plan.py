@@ -50,7 +50,7 @@ async def test_publish_pushes_a_test_image_for_every_platform(
 ) -> None:
     ref = await with_secrets(lazy_source).publish(sha=SHA, branch="feature/ABC-1-login")
     (push,) = published(seam)
-    assert address(push) == f"{REGISTRY}/hello-service-test:feature-abc-1-login-0123456"
+    assert address(push) == f"{REGISTRY}/hello-service-test:feature-abc-1-login-fcfdfc31b3-0123456"
     assert ref.startswith(f"{REGISTRY}/hello-service-test@sha256:")
     # Two platforms in the config: an index of two variants, each built for its platform.
     variants = push.calls[-1].args["platform_variants"]
@@ -142,7 +142,7 @@ async def test_deploy_dev_applies_the_overlay_with_kubectl_and_the_kubeconfig_se
     url = await with_secrets(lazy_source).deploy_dev(
         image=image, branch="feature/ABC-1", manifests=manifests()
     )
-    assert url == "https://dev-feature-abc-1.dev.example.com"
+    assert url == "https://dev-feature-abc-1-67b539fe82.dev.example.com"
     apply, rollout = seam.graphs("Container.stdout")
     for graph in (apply, rollout):
         assert graph.find("from")[0].args["address"].startswith("docker.io/alpine/k8s:")
@@ -217,7 +217,7 @@ async def test_dev_runs_validations_then_publish_deploy_and_remote_smoke(
     ]
     (smoke_graph,) = smoke
     env = {c.args["name"]: c.args["value"] for c in smoke_graph.find("withEnvVariable")}
-    assert env["BASE_URL"] == "https://dev-feature-abc-1.dev.example.com"
+    assert env["BASE_URL"] == "https://dev-feature-abc-1-67b539fe82.dev.example.com"
     assert not smoke_graph.find("withServiceBinding")
     files = {c.args["path"] for c in render(run.reports).find("withFile")}
     assert files == {"junit/unit.xml", "junit/smoke.xml"}
@@ -449,7 +449,7 @@ async def test_a_dev_re_run_reuses_the_test_image_of_the_same_commit(
     seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
 ) -> None:
     ecr.create_repository(repositoryName="hello-service-test", imageTagMutability="IMMUTABLE")
-    digest = put_image(ecr, "hello-service-test", "feature-abc-1-0123456")
+    digest = put_image(ecr, "hello-service-test", "feature-abc-1-67b539fe82-0123456")
     scripted_suites(seam)
     run = await with_secrets(lazy_source).dev(
         sha=SHA, branch="feature/ABC-1", manifests=manifests()

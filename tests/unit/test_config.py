@@ -279,3 +279,13 @@ def test_a_value_that_decides_its_table_stops_that_table_not_the_others() -> Non
     keys = [getattr(p, "key", None) for p in caught.value.problems]
     # Not also "forge.repository is missing": that follows from reading project as wrong.
     assert keys == ["service.port", "forge.project"]
+
+
+@pytest.mark.parametrize("name", ["hello\\n", "hello\\nworld", "hello service", "-hello"])
+def test_a_service_name_that_would_break_kubectl_argv_is_refused(name: str) -> None:
+    # The name reaches kubectl's argv and manifests: matched whole, a newline included.
+    text = MINIMAL.replace('name = "svc"', f'name = "{name}"')
+    with pytest.raises((ConfigError, Problems)) as caught:
+        parse(text)
+    assert "service.name" in str(caught.value)
+    assert "not a DNS label" in str(caught.value)

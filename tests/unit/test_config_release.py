@@ -197,6 +197,9 @@ def test_both_targets_may_be_configured() -> None:
             "unknown placeholder {ns}",
         ),
         (EKS.replace("https://", "ftp://"), "deploy.eks.url", "is not an http(s) URL"),
+        # urllib raises ValueError for these; the reader reports them.
+        (EKS.replace("https://", "https://[::1"), "deploy.eks.url", "is not a valid URL"),
+        (EKS.replace(".com", ".com:99999"), "deploy.eks.url", "is not a valid URL"),
         (EKS + 'overlay = "../other"', "deploy.eks.overlay", "inside the service directory"),
         (EKS + 'namespace_prefix = "Dev_"', "deploy.eks.namespace_prefix", "not a DNS label"),
         (
@@ -293,7 +296,7 @@ def test_gitlab_defaults_and_numeric_project() -> None:
         (
             '[forge]\nprovider = "github"\nrepository = "a/b"\napi_url = "api.github.com"',
             "forge.api_url",
-            "not an http(s) base URL",
+            "not an https base URL",
         ),
         (
             '[forge]\nprovider = "github"\nrepository = "a/b"\ntoken = "ghp_x"',
@@ -410,7 +413,7 @@ def test_old_gitlab_keys_with_an_api_url_are_all_named() -> None:
         (
             '[status]\nprovider = "github"\nrepository = "a/b"\napi_url = "api.github.com"',
             "status.api_url",
-            "not an http(s) base URL",
+            "not an https base URL",
         ),
     ],
 )

@@ -174,7 +174,7 @@ def test_deploy_script_pulls_and_runs_from_argument_lists() -> None:
         "--restart",
         "unless-stopped",
         "--label",
-        "portable-pipelines.branch=feature-login-page",
+        "portable-pipelines.branch=feature-login-page-1cd8fc9827",
         "--publish",
         "80:8080",
         "--env",
@@ -223,21 +223,21 @@ def test_hostile_names_cannot_inject_shell() -> None:
     lines = deploy_script(
         image=IMAGE,
         container="c",
-        branch=Branch.parse("x; reboot"),
+        branch=Branch.parse("x;reboot$(id)`id`"),
         host_port=1,
         container_port=1,
         env=(("A", "$(reboot)`reboot`"),),
     )
     run = shlex.split(lines[-1])
     assert "A=$(reboot)`reboot`" in run
-    assert "portable-pipelines.branch=x-reboot" in run
+    assert "portable-pipelines.branch=x-reboot-id-id-651d2ba4c8" in run
 
 
 def test_cleanup_only_removes_this_branchs_container() -> None:
     (_, loop) = cleanup_script(container="hello-service", branch=Branch.parse("feature/x"))
     assert loop == (
         "for id in $(docker ps --all --quiet --filter 'name=^/hello-service$' "
-        "--filter label=portable-pipelines.branch=feature-x); "
+        "--filter label=portable-pipelines.branch=feature-x-217d2bf51f); "
         'do docker rm --force "$id"; done'
     )
 
@@ -284,7 +284,7 @@ async def test_deploy_sends_the_script_to_tagged_instances_and_checks_health(
         env=CONFIG.env,
     )
     assert command["Parameters"]["executionTimeout"] == ["600"]
-    assert command["Comment"] == "deploy hello-service feature-login-page"
+    assert command["Comment"] == "deploy hello-service feature-login-page-1cd8fc9827"
     # moto knows the command: the invocations were polled from it.
     assert len(ssm.list_commands()["Commands"]) == 1
     assert health.urls == [f"{URL}/healthz"] * 3

@@ -36,7 +36,7 @@ IMAGE = ImageRef.parse(f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-serv
 REGION = AwsRegion("eu-west-1")
 CONFIG = EksDeployConfig(region=REGION, cluster="dev", url="https://{namespace}.dev.example.com")
 DEPLOYMENT = DevDeployment(
-    image=IMAGE, branch=Branch.parse("feature/ABC-12 Login"), service="hello-service", port=8080
+    image=IMAGE, branch=Branch.parse("feature/ABC-12_Login"), service="hello-service", port=8080
 )
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -51,8 +51,8 @@ class RecordingKubectl:
 
 
 def test_namespace_per_branch() -> None:
-    namespace = namespace_for(Branch.parse("feature/ABC-12 Login"), prefix="dev")
-    assert namespace == "dev-feature-abc-12-login"
+    namespace = namespace_for(Branch.parse("feature/ABC-12_Login"), prefix="dev")
+    assert namespace == "dev-feature-abc-12-login-f204f4d7f4"
 
 
 @pytest.mark.parametrize("branch", ["x" * 300, "feature/" + "very-long-name-" * 10])
@@ -99,7 +99,7 @@ def test_kustomization_pins_the_image_by_digest_into_the_namespace() -> None:
     assert namespace["metadata"]["name"] == "dev-feature-x"
     assert namespace["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "portable-pipelines",
-        "portable-pipelines/branch": "feature-x",
+        "portable-pipelines/branch": "feature-x-217d2bf51f",
     }
 
 
@@ -130,15 +130,15 @@ def test_kustomization_needs_absolute_paths() -> None:
 
 def test_plan_uses_config_and_service_defaults() -> None:
     steps = plan(CONFIG, DEPLOYMENT, manifests_dir="/src", workdir="/work/gen")
-    assert steps.namespace == "dev-feature-abc-12-login"
-    assert steps.url == "https://dev-feature-abc-12-login.dev.example.com"
+    assert steps.namespace == "dev-feature-abc-12-login-f204f4d7f4"
+    assert steps.url == "https://dev-feature-abc-12-login-f204f4d7f4.dev.example.com"
     assert steps.apply == ("kubectl", "apply", "--kustomize=/work/gen")
     assert steps.rollout == (
         "kubectl",
         "rollout",
         "status",
         "deployment/hello-service",
-        "--namespace=dev-feature-abc-12-login",
+        "--namespace=dev-feature-abc-12-login-f204f4d7f4",
         "--timeout=300s",
     )
     assert json.loads(steps.files["kustomization.yaml"])["resources"][1] == (
@@ -158,7 +158,7 @@ def test_plan_with_explicit_names() -> None:
         overlay="k8s/dev",
     )
     steps = plan(config, DEPLOYMENT, manifests_dir="/src", workdir="/src/.gen")
-    assert steps.url == "https://feature-abc-12-login.example.com"
+    assert steps.url == "https://feature-abc-12-login-f204f4d7f4.example.com"
     assert steps.rollout[3] == "deployment/web"
     assert steps.rollout[-1] == "--timeout=90s"
     kustomization = json.loads(steps.files["kustomization.yaml"])
@@ -192,8 +192,8 @@ async def test_target_applies_then_waits_for_rollout() -> None:
     target = make_target(DeployConfig(target="eks", eks=CONFIG), environment(kubectl))
     assert isinstance(target, EksDevTarget)
     app = await target.deploy(DEPLOYMENT)
-    assert app.url == "https://dev-feature-abc-12-login.dev.example.com"
-    assert app.where == "namespace dev-feature-abc-12-login"
+    assert app.url == "https://dev-feature-abc-12-login-f204f4d7f4.dev.example.com"
+    assert app.where == "namespace dev-feature-abc-12-login-f204f4d7f4"
     (apply, apply_files), (rollout, rollout_files) = kubectl.calls
     assert apply[:2] == ("kubectl", "apply")
     assert set(apply_files) == {"kustomization.yaml", "namespace.yaml"}
@@ -206,7 +206,7 @@ async def test_cleanup_deletes_the_branch_namespace() -> None:
     target = EksDevTarget(config=CONFIG, kubectl=kubectl)
     await target.cleanup(Branch.parse("feature/x"), service="hello")
     ((argv, _),) = kubectl.calls
-    assert argv[:4] == ("kubectl", "delete", "namespace", "dev-feature-x")
+    assert argv[:4] == ("kubectl", "delete", "namespace", "dev-feature-x-217d2bf51f")
 
 
 def test_without_a_kubeconfig_the_eks_target_says_how_to_pass_one() -> None:
@@ -274,6 +274,6 @@ def test_an_ingress_class_adds_a_route_for_the_dev_url() -> None:
     )
     route = json.loads(routed.files["ingress.yaml"])
     assert route["spec"]["ingressClassName"] == "nginx"
-    assert route["spec"]["rules"][0]["host"] == "dev-feature-x.dev.example.com"
+    assert route["spec"]["rules"][0]["host"] == "dev-feature-x-217d2bf51f.dev.example.com"
     assert route["metadata"]["namespace"] == routed.namespace
     assert "ingress.yaml" in json.loads(routed.files["kustomization.yaml"])["resources"]

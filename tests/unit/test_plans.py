@@ -77,7 +77,7 @@ def test_dev_on_ec2_deploys_through_ssm_and_smoke_tests_its_url() -> None:
     ]
     publish, deploy, smoke = plan.step("publish"), plan.step("deploy"), plan.step("smoke")
     assert publish.pushes == (
-        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc-test:feature-x-1-0123456",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc-test:feature-x-1-041e201ed4-0123456",
     )
     assert deploy.commands == ()
     assert "SSM" in deploy.runs_in
@@ -90,9 +90,9 @@ def test_dev_on_eks_shows_the_branch_namespace_and_its_kubectl() -> None:
     plan = plan_pipeline(config(EKS), "dev", sha=SHA, branch=Branch.parse("feature/X-1"))
     apply, rollout = plan.step("deploy").commands
     assert apply == ("kubectl", "apply", "--kustomize=/work/dev-deploy")
-    assert "--namespace=dev-feature-x-1" in rollout
+    assert "--namespace=dev-feature-x-1-041e201ed4" in rollout
     assert plan.step("smoke").note == (
-        "against the deployment at https://dev-feature-x-1.dev.example.com"
+        "against the deployment at https://dev-feature-x-1-041e201ed4.dev.example.com"
     )
 
 

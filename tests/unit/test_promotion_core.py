@@ -112,7 +112,11 @@ def test_review_text_names_digest_release_and_how_to_roll_back(release_ref: str 
         ({"environment": "dev"}, "environment", "Image Updater"),
         ({"environment": "stagign"}, "environment", 'did you mean "staging"'),
         ({"base_branch": ""}, "base-branch", "empty"),
-        ({"base_branch": "main branch"}, "base-branch", "spaces"),
+        ({"base_branch": "main branch"}, "base-branch", "contains ' '"),
+        # Would walk out of the API path: /repos/o/r/git/ref/heads/../../x.
+        ({"base_branch": "../../x"}, "base-branch", "contains '..'"),
+        ({"base_branch": "main\n"}, "base-branch", "contains '\\n'"),
+        ({"base_branch": "refs/heads/.hidden"}, "base-branch", "starts with '.'"),
         ({"release_ref": "v1\n`rm -rf`"}, "release-ref", "backticks"),
     ],
 )

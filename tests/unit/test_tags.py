@@ -23,7 +23,7 @@ OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 def test_dev_image_tag_is_slug_and_short_sha() -> None:
     upper = CommitId.parse(SHA.value.upper())
-    assert dev_image_tag(Branch.parse("feature/Login"), upper) == "feature-login-1a2b3c4"
+    assert dev_image_tag(Branch.parse("feature/Login"), upper) == "feature-login-48fad0826e-1a2b3c4"
 
 
 def test_dev_image_tag_never_exceeds_128_characters() -> None:

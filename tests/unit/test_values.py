@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -137,25 +138,48 @@ def test_is_digest_pinned() -> None:
 # --- branches -----------------------------------------------------------------------
 
 
+def slug_hash(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
 @pytest.mark.parametrize(
     ("branch", "slug"),
     [
+        # A name that is its own slug stays as it is.
         ("main", "main"),
-        ("feature/ABC-12_New UI", "feature-abc-12-new-ui"),
-        ("refs/heads/fix//double--dash", "fix-double-dash"),
-        ("-_leading.and.trailing_-", "leading-and-trailing"),
-        ("Ünïcode-Brånch", "n-code-br-nch"),
+        ("feature-abc-12", "feature-abc-12"),
+        ("refs/heads/release-2026", "release-2026"),
+        # Any other gets a hash of the raw name.
+        ("feature/ABC-12_New.UI", "feature-abc-12-new-ui-96ee86bb71"),
+        ("refs/heads/fix/double--dash", "fix-double-dash-" + slug_hash("fix/double--dash")),
+        ("_leading.and.trailing_-", "leading-and-trailing-1652afcb40"),
+        ("Ünïcode-Brånch", "n-code-br-nch-1f5a21b511"),
     ],
 )
 def test_branch_slug(branch: str, slug: str) -> None:
     assert Branch.parse(branch).slug() == slug
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("Feature/Login", "feature-login", "feature/login", "FEATURE-LOGIN", "feature_login"),
+        # A branch named after another's hashed slug does not get that slug.
+        ("Feature/Login", "feature-login-1ce27709f2"),
+    ],
+)
+def test_branches_that_differ_get_different_slugs(names: tuple[str, ...]) -> None:
+    # One namespace each, and cleaning one up never removes another's.
+    slugs = {Branch.parse(name).slug() for name in names}
+    namespaces = {Branch.parse(name).slug(32) for name in names}
+    assert len(slugs) == len(namespaces) == len(names)
+
+
 def test_refs_heads_is_dropped_from_the_name() -> None:
     assert Branch.parse("refs/heads/feature/x").name == "feature/x"
 
 
-@pytest.mark.parametrize("branch", ["", "///", "-_-", "refs/heads/", "ßüé"])
+@pytest.mark.parametrize("branch", ["_", "_._", "ßüé", "_-_"])
 def test_a_branch_that_slugs_to_nothing_is_refused(branch: str) -> None:
     with pytest.raises(InputError) as caught:
         Branch.parse(branch)
@@ -163,10 +187,47 @@ def test_a_branch_that_slugs_to_nothing_is_refused(branch: str) -> None:
     assert "no letters or digits" in str(caught.value)
 
 
-@pytest.mark.parametrize("branch", ["main\n", "feat\tx", "a\x00b"])
-def test_a_branch_with_control_characters_is_refused(branch: str) -> None:
-    with pytest.raises(InputError, match="control character"):
+# What `git check-ref-format --branch` refuses (tests/integration/test_git_ref_rules.py
+# holds the same list to git itself).
+BAD_REFS = [
+    ("", "is empty"),
+    ("refs/heads/", "is empty"),
+    ("main\n", "contains '\\n'"),
+    ("feat\tx", "contains '\\t'"),
+    ("a\x00b", "contains '\\x00'"),
+    ("a\x7fb", "contains '\\x7f'"),
+    ("a b", "contains ' '"),
+    ("../../x", "contains '..'"),
+    ("a..b", "contains '..'"),
+    ("a~1", "contains '~'"),
+    ("a^b", "contains '^'"),
+    ("a:b", "contains ':'"),
+    ("a?b", "contains '?'"),
+    ("a*b", "contains '*'"),
+    ("a[b", "contains '['"),
+    ("a\\b", "contains '\\\\'"),
+    ("a@{b", "contains '@{'"),
+    ("fix//x", "contains '//'"),
+    ("-x", "starts with -"),
+    ("/x", "starts with -"),
+    ("x/", "starts with -"),
+    ("x.", "starts with -"),
+    ("@", "starts with -"),
+    ("HEAD", "starts with -"),
+    (".x", "starts with '.'"),
+    ("a/.x", "starts with '.'"),
+    ("x.lock", "ends with '.lock'"),
+    ("a/x.lock/b", "ends with '.lock'"),
+]
+
+
+@pytest.mark.parametrize(("branch", "says"), BAD_REFS)
+def test_a_branch_git_would_refuse_is_refused(branch: str, says: str) -> None:
+    with pytest.raises(InputError) as caught:
         Branch.parse(branch)
+    assert caught.value.argument == "branch"
+    assert says in caught.value.problem
+    assert "git check-ref-format" in caught.value.fix
 
 
 def test_long_branches_are_truncated_and_stay_distinct() -> None:
