@@ -440,8 +440,12 @@ class PortablePipelines:
         run_url: RunUrl = None,
         report_status: ReportStatus = True,
     ) -> PipelineRun:
-        """Release branch: build the release candidate, gate it with the scan, push it
-        to the release repository, record release.json (ref, digest, commit, tags)."""
+        """Release branch: build the release candidate, gate it with the scan and make its
+        SBOM, push it to the release repository, sign it and attest its SBOM with
+        [publish] signing_key, record release.json (ref, digest, SBOMs, signature,
+        provenance)."""
+        import uuid
+
         from ci import flows, registry, steps
         from pipelines.publishing import plan_publish
         from pipelines.requests import publish_target
@@ -449,11 +453,26 @@ class PortablePipelines:
 
         config, run = await self._start("release", sha, run_url, report_status)
         version = release_version(version, await self._declarations()).version
+        settings = config.require_publish()
         target = publish_target(branch=None, version=version)
-        plan = plan_publish(config.require_publish(), commit=run.sha, target=target)
-        login = await registry.login(config, plan, await self._aws(config))
-        release_of = steps.ReleaseOf(commit=run.sha, version=version)
-        graph = flows.release(self.source, config, plan=plan, login=login, release_of=release_of)
+        plan = plan_publish(settings, commit=run.sha, target=target)
+        aws = await self._aws(config)
+        login = await registry.login(config, plan, aws)
+        release_of = steps.ReleaseOf(commit=run.sha, version=version, run_url=run.run_url)
+        signer = None
+        if settings.signing_key is not None:
+            from ci.credentials import aws_env
+
+            signer = steps.Signer(
+                key=settings.signing_key,
+                login=login,
+                aws=aws_env(aws),
+                region=settings.region.name,
+                run_stamp=uuid.uuid4().hex,
+            )
+        graph = flows.release(
+            self.source, config, plan=plan, login=login, release_of=release_of, signer=signer
+        )
         return await flows.run(graph, run, extra={"version": version})
 
     async def _declarations(self) -> dict[str, str]:
@@ -478,8 +497,15 @@ class PortablePipelines:
         """Open the reviewed change that pins the digest in the environment's overlay.
 
         Nothing is deployed here: once the change is merged, a release
-        engineer syncs the environment in Argo CD. Never a tag, always a digest.
+        engineer syncs the environment in Argo CD. Never a tag, always a digest,
+        and only one that carries the release key's signature ([publish]
+        signing_key): it is verified with cosign before anything is written.
         """
+        import uuid
+
+        from ci import cosign, registry
+        from ci.credentials import aws_env
+        from pipelines.errors import InputError
         from pipelines.promotion import overlay_path, propose_promotion
         from pipelines.values import Digest
 
@@ -487,7 +513,28 @@ class PortablePipelines:
         pinned = Digest.parse(digest)
         config = await self._config()
         settings = config.require_forge("promotion")
+        publish = config.require_publish()
+        if publish.signing_key is None:
+            raise InputError(
+                argument="digest",
+                problem="promote verifies the release's signature, but pipelines.toml "
+                "sets no [publish] signing_key to verify it with",
+                fix='set `signing_key = "awskms:///..."` under [publish] (the key the release '
+                "pipeline signs with) and release again",
+            )
         forge = await _forge(settings, self.git_token, "git-token", "promotion")
+        # Before any write to the forge: the digest must carry the release key's
+        # signature and SBOM attestation (cosign's exit codes decide).
+        aws = await self._aws(config)
+        verifier = cosign.cosign(
+            await registry.read_login(config, aws),
+            aws_env(aws),
+            region=publish.region.name,
+            run_stamp=uuid.uuid4().hex,
+        )
+        await cosign.verify(
+            verifier, key=publish.signing_key, ref=f"{publish.release_uri}@{pinned}"
+        )
         promotion = await propose_promotion(
             forge,
             environment=environment,
