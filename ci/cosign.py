@@ -9,10 +9,17 @@ nothing) and verification reads a registry that changes outside the graph.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 import dagger
 from dagger import dag
 
+from ci import registry
+from ci.credentials import aws_env
 from ci.registry import Login
+from pipelines.aws.session import AwsSession
+from pipelines.config import PipelineConfig
 from pipelines.images import IMAGES
 from pipelines.signing import (
     DOCKER_CONFIG_DIR,
@@ -22,10 +29,12 @@ from pipelines.signing import (
     WORK,
     UnsignedRelease,
     attest_command,
+    require_signing_key,
     sign_command,
     verification_verdict,
     verify_commands,
 )
+from pipelines.values import Digest
 
 # The cosign image is ko-built on a distroless base and runs as this user: the
 # mounted login and the working directory must be its own to be read and written.
@@ -50,6 +59,48 @@ def cosign(
     for name, secret in sorted(aws.items()):
         ctr = ctr.with_secret_variable(name, secret)
     return ctr
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signer:
+    """What the sign and attest steps need: the key, the login, the AWS keys as Secrets."""
+
+    key: str
+    login: Login
+    aws: dict[str, dagger.Secret]
+    region: str
+    run_stamp: str
+
+    def container(self) -> dagger.Container:
+        return cosign(self.login, self.aws, region=self.region, run_stamp=self.run_stamp)
+
+
+def signer(config: PipelineConfig, login: Login, aws: AwsSession) -> Signer | None:
+    """The release's signer, or None when [publish] sets no signing key (nothing is signed)."""
+    settings = config.require_publish()
+    if settings.signing_key is None:
+        return None
+    return Signer(
+        key=settings.signing_key,
+        login=login,
+        aws=aws_env(aws),
+        region=settings.region.name,
+        run_stamp=uuid.uuid4().hex,
+    )
+
+
+async def verify_release(config: PipelineConfig, aws: AwsSession, digest: Digest) -> None:
+    """promote's check: the release repository's ``digest`` carries the release key's
+    signature and SBOM attestation, else :class:`UnsignedRelease`."""
+    settings = config.require_publish()
+    key = require_signing_key(settings)
+    base = cosign(
+        await registry.read_login(config, aws),
+        aws_env(aws),
+        region=settings.region.name,
+        run_stamp=uuid.uuid4().hex,
+    )
+    await verify(base, key=key, ref=f"{settings.release_uri}@{digest}")
 
 
 async def sign(base: dagger.Container, *, key: str, ref: str) -> str:
@@ -81,4 +132,13 @@ async def verify(base: dagger.Container, *, key: str, ref: str) -> None:
     verification_verdict(ref, key, tuple(codes), output)
 
 
-__all__ = ["UnsignedRelease", "attest", "cosign", "sign", "verify"]
+__all__ = [
+    "Signer",
+    "UnsignedRelease",
+    "attest",
+    "cosign",
+    "sign",
+    "signer",
+    "verify",
+    "verify_release",
+]

@@ -15,7 +15,7 @@ from typing import TypeVar
 import dagger
 from dagger import dag
 
-from ci import steps
+from ci import cosign, steps
 from ci.registry import Login
 from ci.results import PipelineRun
 from pipelines.config import PipelineConfig
@@ -58,7 +58,7 @@ def release(
     plan: PublishPlan,
     login: Login,
     release_of: steps.ReleaseOf,
-    signer: steps.Signer | None,
+    signer: cosign.Signer | None,
 ) -> Steps:
     """build (every platform) -> the scan gate and the SBOM of each -> publish -> sign
     and attest (with a signing key) -> record release.json."""
@@ -80,7 +80,7 @@ class _Makers:
     target: DevDeployTarget | None = None
     branch: Branch | None = None
     release_of: steps.ReleaseOf | None = None
-    signer: steps.Signer | None = None
+    signer: cosign.Signer | None = None
     # One vulnerability-DB download per run, shared by every scan of it.
     run_stamp: str = field(default_factory=lambda: uuid.uuid4().hex)
 

@@ -444,32 +444,19 @@ class PortablePipelines:
         SBOM, push it to the release repository, sign it and attest its SBOM with
         [publish] signing_key, record release.json (ref, digest, SBOMs, signature,
         provenance)."""
-        import uuid
-
-        from ci import flows, registry, steps
+        from ci import cosign, flows, registry, steps
         from pipelines.publishing import plan_publish
         from pipelines.requests import publish_target
         from pipelines.versions import release_version
 
         config, run = await self._start("release", sha, run_url, report_status)
         version = release_version(version, await self._declarations()).version
-        settings = config.require_publish()
         target = publish_target(branch=None, version=version)
-        plan = plan_publish(settings, commit=run.sha, target=target)
+        plan = plan_publish(config.require_publish(), commit=run.sha, target=target)
         aws = await self._aws(config)
         login = await registry.login(config, plan, aws)
         release_of = steps.ReleaseOf(commit=run.sha, version=version, run_url=run.run_url)
-        signer = None
-        if settings.signing_key is not None:
-            from ci.credentials import aws_env
-
-            signer = steps.Signer(
-                key=settings.signing_key,
-                login=login,
-                aws=aws_env(aws),
-                region=settings.region.name,
-                run_stamp=uuid.uuid4().hex,
-            )
+        signer = cosign.signer(config, login, aws)
         graph = flows.release(
             self.source, config, plan=plan, login=login, release_of=release_of, signer=signer
         )
@@ -498,43 +485,20 @@ class PortablePipelines:
 
         Nothing is deployed here: once the change is merged, a release
         engineer syncs the environment in Argo CD. Never a tag, always a digest,
-        and only one that carries the release key's signature ([publish]
-        signing_key): it is verified with cosign before anything is written.
+        and only one that carries the release key's signature and SBOM
+        attestation ([publish] signing_key): cosign's exit codes decide, before
+        anything is written to the forge.
         """
-        import uuid
-
-        from ci import cosign, registry
-        from ci.credentials import aws_env
-        from pipelines.errors import InputError
+        from ci import cosign
         from pipelines.promotion import overlay_path, propose_promotion
         from pipelines.values import Digest
 
         overlay_path(environment)
         pinned = Digest.parse(digest)
-        config = await self._config()
+        config = await self._config(runs=("promote",))
         settings = config.require_forge("promotion")
-        publish = config.require_publish()
-        if publish.signing_key is None:
-            raise InputError(
-                argument="digest",
-                problem="promote verifies the release's signature, but pipelines.toml "
-                "sets no [publish] signing_key to verify it with",
-                fix='set `signing_key = "awskms:///..."` under [publish] (the key the release '
-                "pipeline signs with) and release again",
-            )
         forge = await _forge(settings, self.git_token, "git-token", "promotion")
-        # Before any write to the forge: the digest must carry the release key's
-        # signature and SBOM attestation (cosign's exit codes decide).
-        aws = await self._aws(config)
-        verifier = cosign.cosign(
-            await registry.read_login(config, aws),
-            aws_env(aws),
-            region=publish.region.name,
-            run_stamp=uuid.uuid4().hex,
-        )
-        await cosign.verify(
-            verifier, key=publish.signing_key, ref=f"{publish.release_uri}@{pinned}"
-        )
+        await cosign.verify_release(config, await self._aws(config), pinned)
         promotion = await propose_promotion(
             forge,
             environment=environment,

@@ -180,21 +180,7 @@ def sbom(
     return _step(planned, run)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Signer:
-    """What the cosign steps need: the key, the registry login, the AWS keys as Secrets."""
-
-    key: str
-    login: registry.Login
-    aws: dict[str, dagger.Secret]
-    region: str
-    run_stamp: str
-
-    def container(self) -> dagger.Container:
-        return cosign.cosign(self.login, self.aws, region=self.region, run_stamp=self.run_stamp)
-
-
-def sign(planned: PlannedStep, signer: Signer) -> Step[dagger.File]:
+def sign(planned: PlannedStep, signer: cosign.Signer) -> Step[dagger.File]:
     """Sign the pushed digest; its value is the :class:`Signature`."""
 
     async def run(inputs: StepInputs) -> Output:
@@ -206,7 +192,7 @@ def sign(planned: PlannedStep, signer: Signer) -> Step[dagger.File]:
     return _step(planned, run)
 
 
-def attest(planned: PlannedStep, signer: Signer) -> Step[dagger.File]:
+def attest(planned: PlannedStep, signer: cosign.Signer) -> Step[dagger.File]:
     """Attach every platform's SBOM to the pushed digest as a signed attestation."""
 
     async def run(inputs: StepInputs) -> Output:

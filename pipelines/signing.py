@@ -25,7 +25,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from pipelines.errors import PipelinesError
+from pipelines.config import CONFIG_FILE
+from pipelines.config.publish import PublishConfig
+from pipelines.errors import ConfigError, PipelinesError
 from pipelines.values import Digest
 
 # Where the cosign container finds its registry login (go-containerregistry's
@@ -107,6 +109,20 @@ def verify_commands(key: str, ref: str) -> tuple[tuple[str, ...], ...]:
             ref,
         ),
     )
+
+
+def require_signing_key(settings: PublishConfig, *, file: str = CONFIG_FILE) -> str:
+    """The key promote verifies with; without one nothing can be verified, so nothing promoted."""
+    if settings.signing_key is None:
+        raise ConfigError(
+            file=file,
+            key="publish.signing_key",
+            problem="promote verifies the release's signature, but no signing key is set "
+            "to verify it with",
+            fix='set `signing_key = "awskms:///..."` under [publish] (the key the release '
+            "pipeline signs with) and release again",
+        )
+    return settings.signing_key
 
 
 class UnsignedRelease(PipelinesError):

@@ -13,7 +13,7 @@ import pytest
 from dagger import dag
 
 from ci.main import PortablePipelines
-from pipelines.errors import InputError
+from pipelines.errors import ConfigError, InputError
 from pipelines.images import IMAGES
 from pipelines.promotion import Promotion, Proposal
 from pipelines.signing import DOCKER_CONFIG_FILE, UnsignedRelease
@@ -192,8 +192,9 @@ async def test_promote_without_a_signing_key_stops_before_any_container(
     toml = (reference_service / "pipelines.toml").read_text()
     unsigned = "\n".join(line for line in toml.splitlines() if not line.startswith("signing_key"))
     seam.files["pipelines.toml"] = unsigned + "\n"
-    with fails_with(InputError, match="signing_key") as caught:
+    with fails_with(ConfigError, match="no signing key") as caught:
         await ci(lazy_source, git_token=TOKEN).promote(environment="staging", digest=DIGEST)
-    assert caught.value.argument == "digest"
+    assert caught.value.key == "publish.signing_key"
+    assert caught.value.file == "pipelines.toml"
     assert cosign_runs(seam) == []
     assert forge == {}
