@@ -15,7 +15,7 @@ from typing import TypeVar
 import dagger
 from dagger import dag
 
-from ci import steps
+from ci import cosign, steps
 from ci.registry import Login
 from ci.results import PipelineRun
 from pipelines.config import PipelineConfig
@@ -58,9 +58,13 @@ def release(
     plan: PublishPlan,
     login: Login,
     release_of: steps.ReleaseOf,
+    signer: cosign.Signer | None,
 ) -> Steps:
-    """build (every platform) -> the scan gate on each -> publish, recording release.json."""
-    makers = _Makers(source, config, publish=plan, login=login, release_of=release_of)
+    """build (every platform) -> the scan gate and the SBOM of each -> publish -> sign
+    and attest (with a signing key) -> record release.json."""
+    makers = _Makers(
+        source, config, publish=plan, login=login, release_of=release_of, signer=signer
+    )
     return makers.steps(plan_pipeline(config, "release", version=release_of.version))
 
 
@@ -76,6 +80,7 @@ class _Makers:
     target: DevDeployTarget | None = None
     branch: Branch | None = None
     release_of: steps.ReleaseOf | None = None
+    signer: cosign.Signer | None = None
     # One vulnerability-DB download per run, shared by every scan of it.
     run_stamp: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -84,19 +89,30 @@ class _Makers:
 
     def make(self, planned: PlannedStep) -> Step[dagger.File]:
         source, config = self.source, self.config
-        if planned.role == "lint":
-            return steps.lint(source, config, planned)
-        if planned.role == "suite":
-            return steps.suite(source, config, planned)
-        if planned.role == "build":
-            return steps.build(source, config, planned)
+        if planned.role in ("lint", "suite", "build", "sbom"):
+            plain = {
+                "lint": steps.lint,
+                "suite": steps.suite,
+                "build": steps.build,
+                "sbom": steps.sbom,
+            }
+            return plain[planned.role](source, config, planned)
         if planned.role == "scan":
             return steps.scan(source, config, planned, run_stamp=self.run_stamp)
         if planned.role == "publish":
             publish, login = _given(self.publish, "publish"), _given(self.login, "login")
-            return steps.publish(source, config, planned, publish, login, release=self.release_of)
+            return steps.publish(source, config, planned, publish, login)
+        return self._after_publish(planned)
+
+    def _after_publish(self, planned: PlannedStep) -> Step[dagger.File]:
+        if planned.role == "sign":
+            return steps.sign(planned, _given(self.signer, "signer"))
+        if planned.role == "attest":
+            return steps.attest(planned, _given(self.signer, "signer"))
+        if planned.role == "record":
+            return steps.record(self.config, planned, _given(self.release_of, "release_of"))
         target, branch = _given(self.target, "target"), _given(self.branch, "branch")
-        return steps.deploy(target, config, branch, planned)
+        return steps.deploy(target, self.config, branch, planned)
 
 
 def _given(value: T | None, name: str) -> T:

@@ -440,9 +440,11 @@ class PortablePipelines:
         run_url: RunUrl = None,
         report_status: ReportStatus = True,
     ) -> PipelineRun:
-        """Release branch: build the release candidate, gate it with the scan, push it
-        to the release repository, record release.json (ref, digest, commit, tags)."""
-        from ci import flows, registry, steps
+        """Release branch: build the release candidate, gate it with the scan and make its
+        SBOM, push it to the release repository, sign it and attest its SBOM with
+        [publish] signing_key, record release.json (ref, digest, SBOMs, signature,
+        provenance)."""
+        from ci import cosign, flows, registry, steps
         from pipelines.publishing import plan_publish
         from pipelines.requests import publish_target
         from pipelines.versions import release_version
@@ -451,9 +453,13 @@ class PortablePipelines:
         version = release_version(version, await self._declarations()).version
         target = publish_target(branch=None, version=version)
         plan = plan_publish(config.require_publish(), commit=run.sha, target=target)
-        login = await registry.login(config, plan, await self._aws(config))
-        release_of = steps.ReleaseOf(commit=run.sha, version=version)
-        graph = flows.release(self.source, config, plan=plan, login=login, release_of=release_of)
+        aws = await self._aws(config)
+        login = await registry.login(config, plan, aws)
+        release_of = steps.ReleaseOf(commit=run.sha, version=version, run_url=run.run_url)
+        signer = cosign.signer(config, login, aws)
+        graph = flows.release(
+            self.source, config, plan=plan, login=login, release_of=release_of, signer=signer
+        )
         return await flows.run(graph, run, extra={"version": version})
 
     async def _declarations(self) -> dict[str, str]:
@@ -478,16 +484,21 @@ class PortablePipelines:
         """Open the reviewed change that pins the digest in the environment's overlay.
 
         Nothing is deployed here: once the change is merged, a release
-        engineer syncs the environment in Argo CD. Never a tag, always a digest.
+        engineer syncs the environment in Argo CD. Never a tag, always a digest,
+        and only one that carries the release key's signature and SBOM
+        attestation ([publish] signing_key): cosign's exit codes decide, before
+        anything is written to the forge.
         """
+        from ci import cosign
         from pipelines.promotion import overlay_path, propose_promotion
         from pipelines.values import Digest
 
         overlay_path(environment)
         pinned = Digest.parse(digest)
-        config = await self._config()
+        config = await self._config(runs=("promote",))
         settings = config.require_forge("promotion")
         forge = await _forge(settings, self.git_token, "git-token", "promotion")
+        await cosign.verify_release(config, await self._aws(config), pinned)
         promotion = await propose_promotion(
             forge,
             environment=environment,

@@ -17,7 +17,16 @@ from dagger import dag
 from ci import toolchain
 from pipelines.aws.session import AwsSession
 from pipelines.config import PipelineConfig
-from pipelines.publishing import Published, PublishPlan, prepare_push, published, reused
+from pipelines.publishing import (
+    Published,
+    PublishPlan,
+    RegistryLogin,
+    prepare_push,
+    published,
+    pull_login,
+    reused,
+)
+from pipelines.signing import docker_config
 from pipelines.values import Digest
 
 log = logging.getLogger("portable_pipelines")
@@ -30,6 +39,8 @@ class Login:
     registry: str
     username: str
     password: dagger.Secret
+    # The same login as a Docker config.json, for cosign (which reads no other form).
+    docker_config: dagger.Secret
     existing: Digest | None = None
 
 
@@ -38,10 +49,27 @@ async def login(config: PipelineConfig, plan: PublishPlan, aws: AwsSession) -> L
     settings = config.require_publish()
     ecr = aws.client("ecr", region=settings.region)
     ready = await anyio.to_thread.run_sync(lambda: prepare_push(ecr, settings, plan))
+    return _as_secrets(ready)
+
+
+async def read_login(config: PipelineConfig, aws: AwsSession) -> Login:
+    """A login that reads the release repository (no checks of tags: nothing is pushed)."""
+    settings = config.require_publish()
+    ecr = aws.client("ecr", region=settings.region)
+    return _as_secrets(await anyio.to_thread.run_sync(lambda: pull_login(ecr, settings)))
+
+
+def _as_secrets(ready: RegistryLogin) -> Login:
+    # The password becomes Secrets at once; the plain string goes no further.
+    suffix = secrets.token_hex(4)
+    config_json = docker_config(
+        registry=ready.registry, username=ready.username, password=ready.password
+    )
     return Login(
         registry=ready.registry,
         username=ready.username,
-        password=dag.set_secret(f"ecr-login-{secrets.token_hex(4)}", ready.password),
+        password=dag.set_secret(f"ecr-login-{suffix}", ready.password),
+        docker_config=dag.set_secret(f"ecr-docker-config-{suffix}", config_json),
         existing=ready.existing,
     )
 

@@ -9,21 +9,25 @@ failure; an effect that fails raises.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import dagger
 from dagger import dag
 
-from ci import registry, suites, toolchain
+from ci import cosign, registry, suites, toolchain
 from ci.trivy import scan_and_gate
 from pipelines.config import PipelineConfig
 from pipelines.deploy_targets import DeployedApp, DevDeployment, DevDeployTarget
+from pipelines.images import IMAGES
 from pipelines.plans import PlannedStep
 from pipelines.publishing import Published, PublishPlan
-from pipelines.release_record import RELEASE_FILE, release_json
+from pipelines.release_record import BUILDER, RELEASE_FILE, release_json
 from pipelines.requests import SuiteRequest
+from pipelines.scan.command import OUT, TARBALL, WORK
+from pipelines.signing import Provenance, Sbom, Signature, signature_tag
 from pipelines.stepgraph import Step, StepInputs, StepOutput, StepRun
-from pipelines.values import Branch, CommitId, ImageRef
+from pipelines.values import Branch, CommitId, Digest, ImageRef
 
 Output = StepOutput[dagger.File]
 SCAN_REPORTS = ("trivy.json", "trivy.sarif", "gl-container-scanning-report.json", "summary.txt")
@@ -122,29 +126,109 @@ def publish(
     planned: PlannedStep,
     plan: PublishPlan,
     login: registry.Login,
-    *,
-    release: ReleaseOf | None = None,
 ) -> Step[dagger.File]:
-    """Push the image; its value is the :class:`Published` image, by digest.
-
-    A release candidate also keeps ``release.json`` (what was pushed, for
-    promotion: build once, deploy many).
-    """
+    """Push the image; its value is the :class:`Published` image, by digest."""
 
     async def run(_inputs: StepInputs) -> Output:
         pushed = await registry.push(registry.platform_variants(source, config), plan, login)
-        reports = {}
-        if release is not None:
-            text = release_json(
-                service=config.service.name,
-                published=pushed,
-                commit=release.commit,
-                version=release.version,
+        return StepOutput(summary=pushed.summary, value=pushed)
+
+    return _step(planned, run)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sboms:
+    """The SBOM of each platform: what release.json records, and the files to attest."""
+
+    made: tuple[tuple[Sbom, dagger.File], ...]
+
+
+def sbom(
+    source: dagger.Directory, config: PipelineConfig, planned: PlannedStep
+) -> Step[dagger.File]:
+    """A CycloneDX SBOM of every platform's image, from the tarball the scan reads too.
+
+    No vulnerability DB and no cache volume: the SBOM depends on the image alone.
+    """
+    (make_sbom,) = [c for c in planned.commands if c[:2] == ("trivy", "image")]
+    report = make_sbom[make_sbom.index("--output") + 1]
+
+    async def run(_inputs: StepInputs) -> Output:
+        labels = [p.replace("/", "-") for p in config.build.platforms] or ["engine"]
+        platforms = list(config.build.platforms) or ["engine platform"]
+        made, reports = [], {}
+        for label, platform, variant in zip(
+            labels, platforms, registry.platform_variants(source, config), strict=True
+        ):
+            ctr = (
+                dag.container()
+                .from_(IMAGES["trivy"])
+                .with_workdir(WORK)
+                .with_mounted_file(TARBALL, variant.as_tarball())
+                .with_exec(["mkdir", "-p", OUT])
+                .with_exec(list(make_sbom))
             )
-            reports[RELEASE_FILE] = (
-                dag.directory().with_new_file(RELEASE_FILE, text).file(RELEASE_FILE)
-            )
-        return StepOutput(summary=pushed.summary, value=pushed, reports=reports)
+            file = ctr.file(report)
+            text = await file.contents()
+            digest = Digest("sha256:" + hashlib.sha256(text.encode()).hexdigest())
+            path = f"sbom/{label}.cdx.json"
+            made.append((Sbom(platform=platform, path=path, digest=digest), file))
+            reports[path] = file
+        summary = f"SBOM of {', '.join(platforms)} (CycloneDX)"
+        return StepOutput(summary=summary, value=Sboms(made=tuple(made)), reports=reports)
+
+    return _step(planned, run)
+
+
+def sign(planned: PlannedStep, signer: cosign.Signer) -> Step[dagger.File]:
+    """Sign the pushed digest; its value is the :class:`Signature`."""
+
+    async def run(inputs: StepInputs) -> Output:
+        pushed = inputs.get_as("publish", Published)
+        value = await cosign.sign(signer.container(), key=signer.key, ref=str(pushed.ref))
+        signature = Signature(key=signer.key, tag=signature_tag(pushed.digest), value=value)
+        return StepOutput(summary=f"signed {pushed.digest} ({signature.tag})", value=signature)
+
+    return _step(planned, run)
+
+
+def attest(planned: PlannedStep, signer: cosign.Signer) -> Step[dagger.File]:
+    """Attach every platform's SBOM to the pushed digest as a signed attestation."""
+
+    async def run(inputs: StepInputs) -> Output:
+        pushed = inputs.get_as("publish", Published)
+        sboms = inputs.get_as("sbom", Sboms)
+        files = [file for _, file in sboms.made]
+        await cosign.attest(signer.container(), key=signer.key, ref=str(pushed.ref), sboms=files)
+        return StepOutput(summary=f"{len(files)} SBOM attestation(s) on {pushed.digest}")
+
+    return _step(planned, run)
+
+
+def record(config: PipelineConfig, planned: PlannedStep, release: ReleaseOf) -> Step[dagger.File]:
+    """Write release.json: what was pushed, its SBOMs, its signature, its provenance."""
+
+    async def run(inputs: StepInputs) -> Output:
+        pushed = inputs.get_as("publish", Published)
+        sboms = inputs.get_as("sbom", Sboms)
+        signature = inputs.get_as("sign", Signature) if "sign" in planned.depends_on else None
+        text = release_json(
+            service=config.service.name,
+            published=pushed,
+            commit=release.commit,
+            version=release.version,
+            sboms=[made for made, _ in sboms.made],
+            signature=signature,
+            provenance=Provenance(
+                commit=release.commit.value,
+                run_url=release.run_url,
+                builder=BUILDER,
+                trust_level=config.trust_level,
+            ),
+        )
+        file = dag.directory().with_new_file(RELEASE_FILE, text).file(RELEASE_FILE)
+        signed = "signed" if signature is not None else "UNSIGNED"
+        return StepOutput(summary=f"{RELEASE_FILE} ({signed})", reports={RELEASE_FILE: file})
 
     return _step(planned, run)
 
@@ -155,6 +239,8 @@ class ReleaseOf:
 
     commit: CommitId
     version: str
+    # The CI run that built it, for the provenance in release.json.
+    run_url: str | None = None
 
 
 def deploy(

@@ -22,4 +22,15 @@ IMAGES: Final[dict[str, str]] = {
     # (bitnami/kubectl tags were withdrawn from Docker Hub; this one is not.)
     "kubectl": "docker.io/alpine/k8s:1.34.1"
     "@sha256:ec714df3813b5405292860f8a1c55c5727bf8c33c88992f1e981efad8065547f",
+    # cosign 2.4.3, to sign release candidates, attach their SBOM attestation and
+    # verify both before promotion. The digest is that of the multi-platform index
+    # of ghcr.io/sigstore/cosign/cosign:v2.4.3, as public repositories pin it (found
+    # with the search tools: a pinning write-up that derives it from the index
+    # manifest ghcr.io serves, and Dockerfiles `FROM ghcr.io/sigstore/cosign/
+    # cosign:v2.4.3@sha256:c77247...`); not pulled from here, since this machine
+    # reaches no registry. 2.x, not 3.x: 3.x makes the bundle format and signing
+    # configs the default, and the flags below (--tlog-upload, --output-signature)
+    # are the 2.x ones.
+    "cosign": "ghcr.io/sigstore/cosign/cosign:v2.4.3"
+    "@sha256:c77247c92f4dfea851c70555738226498393e34e2f9ca83cb959e51c230e4ad7",
 }

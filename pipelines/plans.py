@@ -25,7 +25,8 @@ from pipelines.deploy_targets import target_kind
 from pipelines.images import IMAGES
 from pipelines.publishing import plan_publish
 from pipelines.requests import PublishTarget, ReleaseCandidate, TestImage
-from pipelines.scan.command import download_db_command, scan_commands
+from pipelines.scan.command import OUT, download_db_command, sbom_command, scan_commands
+from pipelines.signing import DOCKER_CONFIG_FILE, SBOM_PREDICATE, attest_command, sign_command
 from pipelines.step_kinds import StepKind
 from pipelines.suite_env import CONTRACT, gets_app_environment, tests_the_app
 from pipelines.tags import LATEST
@@ -33,7 +34,14 @@ from pipelines.values import Branch, CommitId
 
 PIPELINES = ("dev", "pre-merge", "release")
 JSON_FORMAT = 1
-Role = Literal["lint", "suite", "build", "scan", "publish", "deploy"]
+Role = Literal[
+    "lint", "suite", "build", "scan", "sbom", "publish", "sign", "attest", "record", "deploy"
+]
+# The AWS keys a cosign step gets as secret variables (for kms:Sign / kms:GetPublicKey),
+# exchanged from the CI's token in the module; never the token itself.
+AWS_KEY_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+COSIGN_ENV = (*AWS_KEY_ENV, "AWS_REGION", "DOCKER_CONFIG")
+SBOM_REPORT = "sbom.cdx.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,13 +187,80 @@ def _pre_merge(facts: _Facts) -> list[PlannedStep]:
 
 
 def _release(facts: _Facts) -> list[PlannedStep]:
-    """build (every platform) -> the scan gate on each -> publish the release candidate."""
+    """build (every platform) -> the scan gate and the SBOM of each -> publish the
+    release candidate -> sign it and attest its SBOMs (with a signing key) -> record."""
     config = facts.config
-    return [
+    key = config.require_publish().signing_key
+    steps = [
         _build(config, every_platform=True),
         _scan(facts, depends_on=("build",), every_platform=True),
-        _publish(facts, depends_on=("scan",), release=True),
+        _sbom(config),
+        _publish(facts, depends_on=("scan", "sbom"), release=True),
     ]
+    if key is not None:
+        steps += [_sign(config, key), _attest(config, key)]
+    steps.append(_record(signed=key is not None))
+    return steps
+
+
+def _pushed_ref(config: PipelineConfig) -> str:
+    return f"{config.require_publish().release_uri}@sha256:<digest>"
+
+
+def _sbom(config: PipelineConfig) -> PlannedStep:
+    platforms = config.build.platforms
+    return PlannedStep(
+        name="sbom",
+        role="sbom",
+        depends_on=("build",),
+        runs_in=IMAGES["trivy"],
+        commands=(("mkdir", "-p", OUT), sbom_command(config.scan, output=f"{OUT}/{SBOM_REPORT}")),
+        every_platform=True,
+        platforms=platforms,
+        note="CycloneDX, from the tarball the scan reads, without the vulnerability DB; "
+        "once per platform (sbom/<os>-<arch>.cdx.json)",
+    )
+
+
+def _sign(config: PipelineConfig, key: str) -> PlannedStep:
+    return PlannedStep(
+        name="sign",
+        role="sign",
+        kind="effect",
+        depends_on=("publish",),
+        runs_in=IMAGES["cosign"],
+        commands=(sign_command(key, _pushed_ref(config)),),
+        env=COSIGN_ENV,
+        note=f"the pushed digest, with {key}; the ECR login as a secret file "
+        f"({DOCKER_CONFIG_FILE}), the AWS keys as secret variables",
+    )
+
+
+def _attest(config: PipelineConfig, key: str) -> PlannedStep:
+    return PlannedStep(
+        name="attest",
+        role="attest",
+        kind="effect",
+        depends_on=("publish", "sbom"),
+        runs_in=IMAGES["cosign"],
+        commands=(attest_command(key, _pushed_ref(config), predicate=SBOM_PREDICATE),),
+        env=COSIGN_ENV,
+        platforms=config.build.platforms,
+        note="each platform's SBOM, attached to the pushed digest as a signed CycloneDX "
+        "attestation",
+    )
+
+
+def _record(*, signed: bool) -> PlannedStep:
+    depends_on = ("publish", "sbom", "sign", "attest") if signed else ("publish", "sbom")
+    return PlannedStep(
+        name="record",
+        role="record",
+        depends_on=depends_on,
+        runs_in="the module",
+        note="release.json: ref, digest, tags, SBOM digests, signature, provenance"
+        + ("" if signed else " (unsigned: no [publish] signing_key, so promote refuses it)"),
+    )
 
 
 def _checks(config: PipelineConfig, pipeline: str, *, every_platform: bool) -> list[PlannedStep]:
@@ -296,7 +371,9 @@ def _publish(facts: _Facts, *, depends_on: tuple[str, ...], release: bool) -> Pl
         runs_in=f"the engine: one push of every platform to {uri}",
         platforms=config.build.platforms,
         pushes=tuple(f"{uri}:{tag}" for tag in _tags(facts, release=release)),
-        note="records release.json" if release else "a test image (expires in the test repository)",
+        note="the release candidate, by digest"
+        if release
+        else "a test image (expires in the test repository)",
     )
 
 

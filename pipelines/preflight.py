@@ -24,6 +24,7 @@ from pipelines.dockerfile import (
     parse_dockerfile,
 )
 from pipelines.errors import ConfigError, PipelinesError, raise_all
+from pipelines.signing import require_signing_key
 
 # What each pipeline or function does that needs checking beyond the config.
 PIPELINES = ("dev", "pre-merge", "release")
@@ -64,7 +65,7 @@ def problems(
     file: str = CONFIG_FILE,
 ) -> list[PipelinesError]:
     """Every problem for what ``runs`` names: pipelines, and "app" (the app as a
-    service), "publish" and "deploy" for the functions that need only those."""
+    service), "publish", "deploy" and "promote" for the functions that need only those."""
     found: list[PipelinesError] = []
     wanted = set(runs)
     if wanted & {"app", "dev", "pre-merge"}:
@@ -80,6 +81,14 @@ def problems(
             *_dev_suites(config, file),
         ],
         "release": lambda: _required(config.require_publish, file),
+        # promote verifies the release's signature before it proposes anything.
+        "promote": lambda: [
+            *_required(lambda file: config.require_forge("promotion", file=file), file),
+            *_required(
+                lambda file: require_signing_key(config.require_publish(file=file), file=file),
+                file,
+            ),
+        ],
     }
     for name in runs:
         if name in checks:

@@ -142,6 +142,14 @@ def prepare_push(ecr: Any, settings: PublishConfig, plan: PublishPlan) -> Regist
     )
 
 
+def pull_login(ecr: Any, settings: PublishConfig) -> RegistryLogin:
+    """A login to read the release repository (promote verifies signatures there; blocking)."""
+    login = registry_credentials(ecr, parse_registry(settings.registry))
+    return RegistryLogin(
+        registry=settings.registry, username=login.username, password=login.password
+    )
+
+
 def reused(plan: PublishPlan, digest: Digest) -> Published:
     """The test image this commit already pushed (a re-run of the dev pipeline)."""
     log.info("%s:%s exists already: reusing it", plan.uri, plan.tags[0])

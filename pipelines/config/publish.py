@@ -14,6 +14,7 @@ selects every image it sees and must never reach a release candidate.
     # encryption = "KMS"
     # kms_key = "alias/ecr"
     # role_arn = "arn:aws:iam::123456789012:role/ci-publish"   # OIDC web identity
+    # signing_key = "awskms:///alias/release-signing"   # cosign signs release candidates
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ from pipelines.values import AwsRegion, region_problem
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _REGISTRY_EXAMPLE = '"123456789012.dkr.ecr.eu-west-1.amazonaws.com"'
+# cosign's AWS KMS key URIs (sigstore/sigstore pkg/signature/kms/aws): the key
+# by id, by ARN or by alias, with an optional endpoint between the slashes that
+# is refused here (the key must be the account's own, reached through AWS).
+_KMS_KEY = re.compile(
+    r"awskms:///(?:"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|alias/[A-Za-z0-9/_-]{1,250}"
+    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key/[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]{1,250})"
+    r")"
+)
+_SIGNING_KEY_EXAMPLE = '"awskms:///arn:aws:kms:eu-west-1:123456789012:alias/release-signing"'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +63,9 @@ class PublishConfig:
     test_image_retention_days: int = 14
     # For OIDC: the role a CI web-identity token is exchanged for.
     role_arn: str | None = None
+    # cosign's AWS KMS key (awskms:///...): release signs and attests with it,
+    # promote verifies with it. Only the release identity may use kms:Sign.
+    signing_key: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -131,6 +146,16 @@ def parse_publish(table: Table | None) -> PublishConfig | None:
             goes_on=True,
         )
 
+    signing_key = table.string("signing_key", None, example=_SIGNING_KEY_EXAMPLE)
+    if signing_key is not None and not _KMS_KEY.fullmatch(signing_key):
+        table.fail(
+            "signing_key",
+            f"{signing_key!r} is not an AWS KMS key URI as cosign takes it",
+            f"write it as `signing_key = {_SIGNING_KEY_EXAMPLE}` (a key id, ARN or alias "
+            "after awskms:///)",
+            goes_on=True,
+        )
+
     config = PublishConfig(
         registry=registry,
         repository=repository,
@@ -147,6 +172,7 @@ def parse_publish(table: Table | None) -> PublishConfig | None:
             "test_image_retention_days", 14, minimum=1, maximum=3650, example="14"
         ),
         role_arn=role_arn,
+        signing_key=signing_key,
     )
     if config.test_repository == config.repository:
         table.fail(

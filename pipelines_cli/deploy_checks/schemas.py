@@ -39,6 +39,9 @@ ARGO_SCHEMAS = {
     ("argoproj.io/v1alpha1", "Rollout"): "rollout_v1alpha1.json",
     ("argoproj.io/v1alpha1", "AnalysisTemplate"): "analysistemplate_v1alpha1.json",
     ("argocd-image-updater.argoproj.io/v1alpha1", "ImageUpdater"): "imageupdater_v1alpha1.json",
+    # Not Argo's, but validated the same way: the admission policy that verifies
+    # release signatures (deploy/policies/).
+    ("kyverno.io/v1", "ClusterPolicy"): "clusterpolicy_kyverno_v1.json",
 }
 
 # Groups that kubernetes-validate knows; anything else is a custom resource

@@ -13,7 +13,9 @@ import dagger
 from dagger import dag
 
 from ci.main import PortablePipelines
-from pipelines.scan.command import JSON_REPORT
+from pipelines.plans import SBOM_REPORT
+from pipelines.scan.command import JSON_REPORT, OUT
+from pipelines.signing import SIGNATURE_FILE
 from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph
@@ -28,6 +30,9 @@ SENTINELS = {
     "status_token": "ghp_sentinelstatustoken0000",
 }
 TRIVY = (ROOT / "tests" / "fixtures" / "trivy").joinpath
+SBOM_OUTPUT = f"{OUT}/{SBOM_REPORT}"
+SBOM_TEXT = '{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}'
+SIGNATURE = "MEUCIQDsentinelsignature0000"
 
 
 @dataclass
@@ -61,3 +66,6 @@ def scripted_suites(seam: Seam, *, failing: tuple[str, ...] = ()) -> None:
 
     seam.answers["Container.exit_code"] = exit_code
     seam.files[JSON_REPORT] = TRIVY("no-vulnerabilities.json").read_text()
+    # What Trivy's SBOM and cosign's --output-signature would leave behind.
+    seam.files[SBOM_OUTPUT] = SBOM_TEXT
+    seam.files[SIGNATURE_FILE] = SIGNATURE + "\n"

@@ -9,6 +9,7 @@ held against the plan the tool prints for the same service, from disk.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from dagger import dag
 from pipelines.config import PipelineConfig
 from pipelines.plans import PipelinePlan, PlannedStep
 from pipelines.scan.command import JSON_REPORT
+from pipelines.signing import SIGNATURE_FILE
 from pipelines.stepgraph import Pipeline, Step
 from pipelines_cli.portable_pipelines import plan_of, service_config
 from tests.conftest import ROOT
 from tests.graph import Graph
-from tests.plan.doubles import SHA, TRIVY, with_secrets
+from tests.plan.doubles import SBOM_OUTPUT, SBOM_TEXT, SHA, SIGNATURE, TRIVY, with_secrets
 from tests.plan.seam import Seam, install
 
 BRANCH = "feature/ABC-1"
@@ -69,6 +71,22 @@ def script_reports(seam: Seam, config: PipelineConfig) -> None:
             path = posixpath.join(config.toolchain.workdir, suite.report)
             seam.files[path] = f"<testsuite><testcase name='{suite.name}'/></testsuite>"
     seam.files[JSON_REPORT] = TRIVY("no-vulnerabilities.json").read_text()
+    seam.files[SBOM_OUTPUT] = SBOM_TEXT
+    seam.files[SIGNATURE_FILE] = SIGNATURE
+
+
+def read_files(seam: Seam, path: str) -> list[Graph]:
+    """The awaited graphs that read the file at ``path`` from a container."""
+    return [g for g in seam.graphs("File.contents") if g.find("file")[-1].args["path"] == path]
+
+
+def uses(graph: Graph, image: str) -> bool:
+    return any(c.args["address"] == image for c in graph.find("from"))
+
+
+def by_placeholder(command: list[str]) -> list[str]:
+    """The command as the plan prints it: the pushed digest is not known before the push."""
+    return [re.sub(r"@sha256:[0-9a-f]{64}$", "@sha256:<digest>", arg) for arg in command]
 
 
 def execs(graph: Graph) -> list[list[str]]:
@@ -133,6 +151,8 @@ def check_step(seam: Seam, plan: PipelinePlan, step: PlannedStep) -> None:
         assert scans, "the scan ran"
         for graph in scans:
             assert execs(graph) == [list(c) for c in step.commands]
+    elif step.role in ("sbom", "sign", "attest", "record"):
+        check_supply_chain(seam, step)
     elif step.role == "publish":
         pushed = [str(g.calls[-1].args["path"]) for g in seam.graphs("Container.publish")]
         assert sorted(set(pushed)) == sorted(step.pushes)
@@ -143,6 +163,27 @@ def check_step(seam: Seam, plan: PipelinePlan, step: PlannedStep) -> None:
         assert step.role == "build"
         assert not step.commands
     assert plan.status_context is not None
+
+
+def check_supply_chain(seam: Seam, step: PlannedStep) -> None:
+    """The SBOM, signature, attestation and record steps ran what the plan prints."""
+    if step.role == "sbom":
+        made = read_files(seam, SBOM_OUTPUT)
+        assert len(made) == max(len(step.platforms), 1), "one SBOM per platform"
+        for graph in made:
+            assert execs(graph) == [list(c) for c in step.commands]
+            assert graph.find("from")[0].args["address"] == step.runs_in
+            assert not graph.find("withMountedCache"), "the SBOM reads no vulnerability DB"
+    elif step.role == "sign":
+        (graph,) = read_files(seam, SIGNATURE_FILE)
+        assert [by_placeholder(c) for c in execs(graph)] == [list(c) for c in step.commands]
+        assert env_names(graph) >= {"DOCKER_CONFIG", "AWS_REGION"}
+    elif step.role == "attest":
+        (graph,) = [g for g in seam.graphs("Container.sync") if uses(g, step.runs_in)]
+        planned = [list(c) for c in step.commands] * max(len(step.platforms), 1)
+        assert [by_placeholder(c) for c in execs(graph)] == planned
+    elif step.role == "record":
+        assert not step.commands
 
 
 def suite_graphs(seam: Seam, step: PlannedStep) -> list[Graph]:

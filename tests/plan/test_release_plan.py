@@ -6,7 +6,10 @@ recording client, and the seam answers the engine's awaits.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from typing import Any
 
 import dagger
@@ -16,16 +19,20 @@ from dagger import dag
 from ci.main import PipelineRun, PortablePipelines
 from pipelines.aws.ecr import TagExistsError
 from pipelines.errors import ChecksFailed, InputError
+from pipelines.images import IMAGES
 from pipelines.run_record import verdict
 from pipelines.scan.command import JSON_REPORT
+from pipelines.signing import DOCKER_CONFIG_FILE, SBOM_PREDICATE
 from pipelines.statuses import CommitStatus
 from tests.conftest import ROOT
 from tests.graph import Graph, render, strings_in
 from tests.plan.conftest import fails_with
 from tests.plan.doubles import (
     REGISTRY,
+    SBOM_TEXT,
     SENTINELS,
     SHA,
+    SIGNATURE,
     TRIVY,
     StatusRecorder,
     scripted_suites,
@@ -307,8 +314,18 @@ async def test_release_gates_on_the_scan_before_pushing(
     seam.files[JSON_REPORT] = TRIVY("several-results.json").read_text()
     run = await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
     steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
-    assert steps == {"build": "passed", "scan": "failed", "publish": "skipped"}
+    assert steps == {
+        "build": "passed",
+        "scan": "failed",
+        "sbom": "passed",
+        "publish": "skipped",
+        "sign": "skipped",
+        "attest": "skipped",
+        "record": "skipped",
+    }
     assert published(seam) == []
+    # Nothing was signed: no cosign container was ever awaited.
+    assert not [g for _, g in seam.calls if _uses_cosign(g)]
     assert "CVE-2024-45490" in run.summary
 
 
@@ -349,6 +366,10 @@ async def test_no_secret_reaches_a_graph_or_a_summary_in_plain_form(
     for name, value in SENTINELS.items():
         marker = value.strip().splitlines()[-1]
         assert not [t for t in texts if marker in t], name
+
+
+def _uses_cosign(graph: Graph) -> bool:
+    return any(c.args.get("address") == IMAGES["cosign"] for c in graph.find("from"))
 
 
 def _record(run: PipelineRun) -> dict[str, Any]:
@@ -406,7 +427,9 @@ async def test_pre_merge_builds_once_on_the_engine_platform_release_builds_every
     seam.calls.clear()
     await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
     platforms = [
-        g.find("dockerBuild")[0].args.get("platform") for g in seam.graphs("Container.sync")
+        g.find("dockerBuild")[0].args.get("platform")
+        for g in seam.graphs("Container.sync")
+        if not _uses_cosign(g)  # the attestation's sync builds nothing
     ]
     assert platforms == ["linux/amd64", "linux/arm64"]
 
@@ -507,6 +530,7 @@ async def test_release_scans_every_platform_it_pushes_with_one_db_download(
         g
         for g in seam.graphs("File.contents")
         if any(c.args["path"] == "/work/image.tar" for c in g.find("withMountedFile"))
+        and g.find("file")[-1].args["path"] == JSON_REPORT  # not the SBOM's read
     ]
     scanned_platforms = sorted(
         call.args["source"].find("dockerBuild")[0].args.get("platform")
@@ -525,3 +549,104 @@ async def test_release_scans_every_platform_it_pushes_with_one_db_download(
     files = {c.args["path"] for c in render(run.reports).find("withFile")}
     assert {"scan/linux-amd64/trivy.sarif", "scan/linux-arm64/trivy.sarif"} <= files
     assert "scan/trivy.sarif" in files  # where the CI wrappers upload it from
+
+
+# --- the supply chain: SBOM, signature, attestation, record -----------------------
+
+
+def _cosign_graphs(seam: Seam) -> dict[str, Graph]:
+    """The awaited cosign graphs of a release, by what their last command does."""
+    found = {}
+    for _, graph in seam.calls:
+        if _uses_cosign(graph):
+            found[graph.find("withExec")[-1].args["args"][1]] = graph
+    return found
+
+
+async def test_release_signs_and_attests_the_pushed_digest_with_secrets_only_as_secrets(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+    run = await with_secrets(lazy_source).release(
+        sha=SHA, version="1.4.0", run_url="https://ci.example.com/runs/9"
+    )
+    assert run.passed is True, run.summary
+    assert len(published(seam)) == 1
+    order = [name for name, _ in seam.calls]
+    cosign = _cosign_graphs(seam)
+    assert set(cosign) == {"sign", "attest"}
+    # Signed after the push: the graphs were awaited after Container.publish.
+    pushed_at = order.index("Container.publish")
+    for graph in cosign.values():
+        assert next(i for i, (_, g) in enumerate(seam.calls) if g is graph) > pushed_at
+    digest = re.search(r"sha256:[0-9a-f]{64}", run.summary)
+    assert digest is not None
+    ref = f"{REGISTRY}/hello-service@{digest[0]}"
+    key = "awskms:///arn:aws:kms:eu-west-1:123456789012:alias/hello-service-release"
+    sign_argv = cosign["sign"].find("withExec")[-1].args["args"]
+    assert sign_argv[sign_argv.index("--key") + 1] == key
+    assert sign_argv[-1] == ref  # the digest, never a tag
+    attests = cosign["attest"].find("withExec")
+    assert [a.args["args"][-1] for a in attests] == [ref, ref]  # one per platform
+    # Each attestation mounts an SBOM that Trivy made from an image tarball.
+    predicates = [
+        c for c in cosign["attest"].find("withMountedFile") if c.args["path"] == SBOM_PREDICATE
+    ]
+    assert len(predicates) == 2
+    for predicate in predicates:
+        made_by = predicate.args["source"].find("withExec")[-1].args["args"]
+        assert made_by[:2] == ["trivy", "image"]
+        assert made_by[made_by.index("--format") + 1] == "cyclonedx"
+    for graph in cosign.values():
+        # The ECR login is a secret file, the AWS keys secret variables; none is plain.
+        (login,) = graph.find("withMountedSecret")
+        assert login.args["path"] == DOCKER_CONFIG_FILE
+        secret_vars = {c.args["name"] for c in graph.find("withSecretVariable")}
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= secret_vars
+        plain = {c.args["name"]: c.args["value"] for c in graph.find("withEnvVariable")}
+        assert not {name for name in plain if name.startswith("AWS_") and name != "AWS_REGION"}
+        assert plain["PIPELINE_RUN"]  # an effect: never replayed from the cache
+        texts = list(strings_in(graph))
+        for value in SENTINELS.values():
+            assert not [t for t in texts if value.strip().splitlines()[-1] in t]
+        config_json = login.args["source"].find("setSecret")[0].args["plaintext"]
+        password = base64.b64decode(json.loads(config_json)["auths"][REGISTRY]["auth"])
+        assert password.decode().split(":", 1)[1] not in " ".join(texts)
+    # release.json records the SBOMs by digest, the signature and the provenance.
+    (release_file,) = [
+        c for c in render(run.reports).find("withFile") if c.args["path"] == "release.json"
+    ]
+    (content,) = release_file.args["source"].find("withNewFile")
+    record = json.loads(content.args["contents"])
+    sbom_digest = "sha256:" + hashlib.sha256(SBOM_TEXT.encode()).hexdigest()
+    assert [(s["platform"], s["digest"]) for s in record["sbom"]] == [
+        ("linux/amd64", sbom_digest),
+        ("linux/arm64", sbom_digest),
+    ]
+    assert record["signature"]["value"] == SIGNATURE
+    assert record["signature"]["key"] == key
+    assert record["signature"]["tag"] == f"sha256-{digest[0].removeprefix('sha256:')}.sig"
+    assert record["provenance"]["commit"] == SHA
+    assert record["provenance"]["run_url"] == "https://ci.example.com/runs/9"
+    assert record["provenance"]["builder"].startswith("portable-pipelines ")
+    files = {c.args["path"] for c in render(run.reports).find("withFile")}
+    assert {"sbom/linux-amd64.cdx.json", "sbom/linux-arm64.cdx.json"} <= files
+
+
+async def test_a_failed_signature_fails_the_release_and_records_nothing(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    scripted_suites(seam)
+
+    def refuse(graph: Graph) -> str:
+        if _uses_cosign(graph):
+            raise RuntimeError("kms:Sign denied: AccessDeniedException")
+        return SIGNATURE
+
+    real = seam.answers["File.contents"]
+    seam.answers["File.contents"] = lambda g: refuse(g) if _uses_cosign(g) else real(g)
+    run = await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    steps = {s["name"]: s["status"] for s in _record(run)["steps"]}
+    assert steps["sign"] == "failed"
+    assert steps["record"] == "skipped"
+    assert run.passed is False

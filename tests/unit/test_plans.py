@@ -113,7 +113,9 @@ def test_without_a_commit_branch_or_version_the_plan_shows_placeholders() -> Non
 def test_release_builds_scans_and_publishes_every_platform() -> None:
     platforms = '\n[build]\nplatforms = ["linux/amd64", "linux/arm64"]\n'
     plan = plan_pipeline(config(platforms), "release", sha=SHA, version="1.0.0")
-    assert [s.name for s in plan.steps] == ["build", "scan", "publish"]
+    # No [publish] signing_key: the SBOM is made and recorded, nothing is signed.
+    assert [s.name for s in plan.steps] == ["build", "scan", "sbom", "publish", "record"]
+    assert "promote refuses it" in (plan.step("record").note or "")
     assert plan.step("scan").platforms == ("linux/amd64", "linux/arm64")
     assert plan.step("build").every_platform
     assert plan.step("scan").commands[0][:3] == ("trivy", "image", "--download-db-only")
