@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.aws.ecr import (
+    SIGNATURE_TAGS,
     RepositorySettings,
     TagExistsError,
     check_tag_available,
@@ -28,6 +29,7 @@ from pipelines.aws.ecr import (
     existing_digest,
     expire_test_images_policy,
     registry_credentials,
+    require_signature_tags_writable,
 )
 from pipelines.aws.names import parse_registry
 from pipelines.config.publish import PublishConfig
@@ -108,8 +110,10 @@ def repository_settings(settings: PublishConfig, plan: PublishPlan) -> Repositor
         if plan.release
         else expire_test_images_policy(retention_days=settings.test_image_retention_days)
     )
+    signed = plan.release and settings.signing_key is not None
     return RepositorySettings(
         immutable_tags=settings.immutable_tags,
+        mutable_tags=(SIGNATURE_TAGS,) if signed else (),
         scan_on_push=settings.scan_on_push,
         encryption=settings.encryption,
         kms_key=settings.kms_key,
@@ -133,6 +137,9 @@ def prepare_push(ecr: Any, settings: PublishConfig, plan: PublishPlan) -> Regist
             raise
         found = existing_digest(ecr, repository=plan.repository, tag=plan.tags[0])
         existing = Digest.parse(found) if found else None
+    if plan.release and settings.signing_key is not None:
+        # The repository exists (check_tag_available said so): can cosign write beside it?
+        require_signature_tags_writable(ecr, repository=plan.repository)
     login = registry_credentials(ecr, parse_registry(settings.registry))
     return RegistryLogin(
         registry=settings.registry,

@@ -112,11 +112,55 @@ def expire_test_images_policy(*, retention_days: int) -> str:
 @dataclass(frozen=True, kw_only=True)
 class RepositorySettings:
     immutable_tags: bool = True
+    # Wildcards of tags left mutable in an immutable repository: cosign's
+    # signature and attestation tags (SIGNATURE_TAGS), which it re-pushes as
+    # it attaches each platform's attestation (ECR's IMMUTABLE_WITH_EXCLUSION).
+    mutable_tags: tuple[str, ...] = ()
     scan_on_push: bool = True
     encryption: Encryption = "AES256"
     # Alias, key id or ARN; None with KMS means the AWS-managed aws/ecr key.
     kms_key: str | None = None
     lifecycle_policy: str | None = None
+
+
+# cosign's tags beside an image: sha256-<hex>.sig and sha256-<hex>.att.
+SIGNATURE_TAGS = "sha256-*"
+# ECR's modes in which a release tag never moves (with exclusions, only the
+# excluded wildcards move; no release tag matches SIGNATURE_TAGS).
+_IMMUTABLE_MODES = ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION")
+
+
+def _mutability(settings: RepositorySettings) -> dict[str, Any]:
+    if not settings.immutable_tags:
+        return {"imageTagMutability": "MUTABLE"}
+    if not settings.mutable_tags:
+        return {"imageTagMutability": "IMMUTABLE"}
+    return {
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [
+            {"filterType": "WILDCARD", "filter": tags} for tags in settings.mutable_tags
+        ],
+    }
+
+
+def require_signature_tags_writable(
+    client: Any, *, repository: str, registry_id: str | None = None
+) -> None:
+    """Fail before the build when cosign could not attach the signature and
+    attestations: a plain IMMUTABLE repository refuses the second push of
+    ``sha256-<hex>.att`` (one attestation per platform) and a re-run's ``.sig``."""
+    ids = {"registryId": registry_id} if registry_id else {}
+    (found,) = client.describe_repositories(repositoryNames=[repository], **ids)["repositories"]
+    if found.get("imageTagMutability") != "IMMUTABLE":
+        return
+    raise EcrError(
+        f"ECR repository {repository!r} has immutable tags without an exclusion for "
+        f"cosign's {SIGNATURE_TAGS} tags: the signature and attestations could not be attached",
+        fix=f"aws ecr put-image-tag-mutability --repository-name {repository} "
+        "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION "
+        f"--image-tag-mutability-exclusion-filters 'filterType=WILDCARD,filter={SIGNATURE_TAGS}' "
+        "(release tags stay immutable), or remove `signing_key` from [publish]",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +192,7 @@ def ensure_repository(
             name=name,
             uri=found["repositoryUri"],
             created=False,
-            immutable_tags=found.get("imageTagMutability") == "IMMUTABLE",
+            immutable_tags=found.get("imageTagMutability") in _IMMUTABLE_MODES,
         )
     encryption: dict[str, str] = {"encryptionType": settings.encryption}
     if settings.encryption == "KMS" and settings.kms_key:
@@ -156,7 +200,7 @@ def ensure_repository(
     try:
         created = client.create_repository(
             repositoryName=name,
-            imageTagMutability="IMMUTABLE" if settings.immutable_tags else "MUTABLE",
+            **_mutability(settings),
             imageScanningConfiguration={"scanOnPush": settings.scan_on_push},
             encryptionConfiguration=encryption,
             tags=[{"Key": "managed-by", "Value": "portable-pipelines"}],
@@ -205,7 +249,7 @@ def check_tag_available(
             fix="create it (set `ensure_repository = true` under [publish]) or correct "
             "`repository` in pipelines.toml",
         ) from None
-    immutable = found["repositories"][0].get("imageTagMutability") == "IMMUTABLE"
+    immutable = found["repositories"][0].get("imageTagMutability") in _IMMUTABLE_MODES
     try:
         images = client.describe_images(
             repositoryName=repository, imageIds=[{"imageTag": tag}], **ids

@@ -17,7 +17,7 @@ import pytest
 from dagger import dag
 
 from ci.main import PipelineRun, PortablePipelines
-from pipelines.aws.ecr import TagExistsError
+from pipelines.aws.ecr import EcrError, TagExistsError
 from pipelines.errors import ChecksFailed, InputError
 from pipelines.images import IMAGES
 from pipelines.run_record import verdict
@@ -496,6 +496,28 @@ async def test_a_released_tag_stops_the_release_before_any_build(
     ecr.create_repository(repositoryName="hello-service", imageTagMutability="IMMUTABLE")
     put_image(ecr, "hello-service", "rc-1.4.0-0123456")
     with fails_with(TagExistsError):
+        await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
+    assert not [name for name, _ in seam.calls if name.startswith("Container.")]
+    assert statuses.posted == []
+
+
+async def test_a_signed_release_creates_its_repository_with_cosign_tags_mutable(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any
+) -> None:
+    await with_secrets(lazy_source).publish(sha=SHA, version="1.4.0")
+    (repo,) = ecr.describe_repositories(repositoryNames=["hello-service"])["repositories"]
+    # Release tags never move; cosign's sha256-*.sig/.att tags may be pushed again.
+    assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repo["imageTagMutabilityExclusionFilters"] == [
+        {"filterType": "WILDCARD", "filter": "sha256-*"}
+    ]
+
+
+async def test_a_repository_cosign_cannot_write_to_stops_the_release_before_any_build(
+    seam: Seam, lazy_source: dagger.Directory, ecr: Any, statuses: StatusRecorder
+) -> None:
+    ecr.create_repository(repositoryName="hello-service", imageTagMutability="IMMUTABLE")
+    with fails_with(EcrError, match="IMMUTABLE_WITH_EXCLUSION"):
         await with_secrets(lazy_source).release(sha=SHA, version="1.4.0")
     assert not [name for name, _ in seam.calls if name.startswith("Container.")]
     assert statuses.posted == []

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from pipelines.aws.ecr import (
+    SIGNATURE_TAGS,
     EcrError,
     RepositorySettings,
     TagExistsError,
@@ -19,6 +20,7 @@ from pipelines.aws.ecr import (
     ensure_repository,
     expire_test_images_policy,
     registry_credentials,
+    require_signature_tags_writable,
 )
 from pipelines.aws.names import parse_registry, require_repository
 from pipelines.aws.session import AwsCredentials, AwsSession, WebIdentity
@@ -222,6 +224,43 @@ def test_ensure_repository_leaves_an_existing_one_alone(ecr: Any) -> None:
     assert not state.immutable_tags
     (repo,) = ecr.describe_repositories(repositoryNames=["hello-service"])["repositories"]
     assert repo["imageTagMutability"] == "MUTABLE"
+
+
+def test_a_signed_repository_keeps_release_tags_immutable_and_lets_cosign_write(
+    ecr: Any,
+) -> None:
+    settings = RepositorySettings(mutable_tags=(SIGNATURE_TAGS,))
+    state = ensure_repository(ecr, name="hello-service", settings=settings)
+    assert state.immutable_tags
+    (repo,) = ecr.describe_repositories(repositoryNames=["hello-service"])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repo["imageTagMutabilityExclusionFilters"] == [
+        {"filterType": "WILDCARD", "filter": "sha256-*"}
+    ]
+    require_signature_tags_writable(ecr, repository="hello-service")  # cosign may write
+    # A release tag is still refused a second time...
+    ecr.put_image(
+        repositoryName="hello-service", imageManifest=MANIFEST, imageTag="rc-1.0.0-1a2b3c4"
+    )
+    with pytest.raises(TagExistsError):
+        check_tag_available(ecr, repository="hello-service", tag="rc-1.0.0-1a2b3c4")
+    # ...while cosign's attestation tag may be pushed again (a second platform).
+    attestation = "sha256-" + "a" * 64 + ".att"
+    ecr.put_image(repositoryName="hello-service", imageManifest=MANIFEST, imageTag=attestation)
+    other = MANIFEST.replace('"size": 7023', '"size": 7024')
+    assert other != MANIFEST
+    ecr.put_image(repositoryName="hello-service", imageManifest=other, imageTag=attestation)
+
+
+def test_a_plain_immutable_repository_is_refused_before_signing(ecr: Any) -> None:
+    ensure_repository(ecr, name="hello-service", settings=RepositorySettings())
+    with pytest.raises(EcrError) as caught:
+        require_signature_tags_writable(ecr, repository="hello-service")
+    message = str(caught.value)
+    assert "without an exclusion for cosign's sha256-* tags" in message
+    assert "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION" in message
+    ecr.create_repository(repositoryName="mutable", imageTagMutability="MUTABLE")
+    require_signature_tags_writable(ecr, repository="mutable")
 
 
 def test_ensure_repository_refuses_a_bad_name_before_calling_aws(ecr: Any) -> None:
