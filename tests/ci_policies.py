@@ -60,18 +60,31 @@ RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
 INPUT_CHECK_STEP = "Check the inputs"
 
 
+INSTALL_STEP = "Install the dagger CLI"
+INSTALL_SCRIPT = ROOT / "tools" / "install-dagger.sh"
+
+
+def _script_lines(script: str) -> list[str]:
+    """A shell script's lines without indentation or blank lines (how embeddings differ)."""
+    return [line.strip() for line in script.splitlines() if line.strip()]
+
+
+def install_script_lines() -> list[str]:
+    """tools/install-dagger.sh as every entry point runs it (its shellcheck directive aside)."""
+    lines = _script_lines(INSTALL_SCRIPT.read_text(encoding="utf-8"))
+    return [line for line in lines if not line.startswith("# shellcheck ")]
+
+
 def install_problems(script: str, where: str) -> list[str]:
-    """The CLI install must check the tarball against checksums.txt before unpacking it."""
-    problems = []
-    checked = script.find("sha256sum -c")
-    unpacked = script.find("tar -x")
-    if "/checksums.txt" not in script:
-        problems.append(f"{where}: the install does not fetch the release's checksums.txt")
-    if checked < 0 or unpacked < 0 or checked > unpacked:
-        problems.append(f"{where}: the dagger tarball must pass `sha256sum -c` before `tar -x`")
-    if "DAGGER_VERSION" not in script:
-        problems.append(f"{where}: the install must use the pinned DAGGER_VERSION")
-    return problems
+    """The CLI install is tools/install-dagger.sh, verbatim (it checks before it unpacks)."""
+    wanted, given = install_script_lines(), _script_lines(script)
+    for start in range(len(given) - len(wanted) + 1):
+        if given[start : start + len(wanted)] == wanted:
+            return []
+    return [
+        f"{where}: the CLI install is not tools/install-dagger.sh verbatim; copy the script "
+        "in again (`python -m tools.pin_dagger` then keeps every copy's pins)"
+    ]
 
 
 def input_check_scripts(
@@ -244,8 +257,6 @@ def _github_permission_problems(
 REVIEWED_ACTIONS = {
     # writes the job token into .git/config unless persist-credentials: false
     "actions/checkout": {"persist-credentials": False},
-    # installs the CLI only (no call/args: see below); exports no credential
-    "dagger/dagger-for-github": {},
     # exports AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN to
     # $GITHUB_ENV unless output-env-credentials: false (its default is true:
     # action.yml and src/helpers.ts exportCredentials of v5.1.1); the keys then
@@ -286,11 +297,10 @@ def _github_step_problems(where: str, trigger: str, step: Mapping[str, Any]) -> 
         role = f"${{{{ inputs.{trigger}-aws-role }}}}"
         if inputs.get("role-to-assume") != role:
             yield f"{where}: the {trigger} job assumes its own role, role-to-assume: {role}"
-    if action == "dagger/dagger-for-github":
-        if str(inputs.get("version")) != DAGGER_VERSION:
-            yield f"{where}: dagger-for-github must install version {DAGGER_VERSION}"
-        if {"call", "args", "check", "shell"} & set(inputs):
-            yield f"{where}: dagger-for-github only installs; the calls are `run:` lines"
+    if step.get("name") == INSTALL_STEP:
+        if str((step.get("env") or {}).get("DAGGER_VERSION")) != DAGGER_VERSION:
+            yield f"{where}: step {INSTALL_STEP!r} must set DAGGER_VERSION: {DAGGER_VERSION!r}"
+        yield from install_problems(str(step.get("run", "")), f"{where} step {INSTALL_STEP!r}")
     if "${{ secrets." in str(step.get("run", "")) or "${{ inputs." in str(step.get("run", "")):
         yield (
             f"{where}: an expression is expanded into a `run:` script (script injection); "
@@ -305,10 +315,10 @@ def _github_order_problems(where: str, steps: Sequence[Mapping[str, Any]]) -> It
         yield f"{where}: no `{INPUT_CHECK_STEP}` step (bad input must stop before any work)"
         return
     check = names.index(INPUT_CHECK_STEP)
+    if INSTALL_STEP not in names:
+        yield f"{where}: no `{INSTALL_STEP}` step (tools/install-dagger.sh, verbatim)"
     for index, step in enumerate(steps):
-        starts_work = str(step.get("uses", "")).startswith("dagger/") or dagger_lines(
-            str(step.get("run", ""))
-        )
+        starts_work = step.get("name") == INSTALL_STEP or dagger_lines(str(step.get("run", "")))
         if starts_work and index < check:
             yield f"{where}: step {names[index]!r} runs before `{INPUT_CHECK_STEP}`"
     if not str(steps[0].get("uses", "")).startswith("actions/checkout@"):

@@ -1329,9 +1329,9 @@ def wrapper_versions() -> dict[str, str]:
     for path in sorted(GITHUB_WORKFLOWS.glob("*.y*ml")):
         for job_name, job in (load_yaml(path).get("jobs") or {}).items():
             for step in job.get("steps", []):
-                if str(step.get("uses", "")).startswith("dagger/dagger-for-github@"):
+                if str(step.get("name", "")).startswith("Install the dagger CLI"):
                     where = f".github/workflows/{path.name} job {job_name}"
-                    versions[where] = str(step["with"]["version"])
+                    versions[where] = str((step.get("env") or {}).get("DAGGER_VERSION"))
     document = parse_yaml(split_component()[1])
     versions["templates/pipelines/template.yml"] = str(
         document[".pipelines-dagger"]["variables"]["DAGGER_VERSION"]

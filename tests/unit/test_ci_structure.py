@@ -183,9 +183,21 @@ GITHUB_BREAKAGES = {
     ),
     "another dagger version": (
         "pipelines.yml",
-        'version: "0.21.11"',
-        'version: "latest"',
-        "must install version 0.21.11",
+        'DAGGER_VERSION: "0.21.11"',
+        'DAGGER_VERSION: "latest"',
+        "must set DAGGER_VERSION: '0.21.11'",
+    ),
+    "an unverified CLI": (
+        "pipelines.yml",
+        "          if ! sha256sum -c expected.sha256 >/dev/null; then\n",
+        "          if false; then\n",
+        "is not tools/install-dagger.sh verbatim",
+    ),
+    "no CLI install": (
+        "pipelines.yml",
+        "      - name: Install the dagger CLI\n",
+        "      - name: Install some CLI\n",
+        "no `Install the dagger CLI` step",
     ),
     "reports only on success": (
         "pipelines.yml",
@@ -275,9 +287,9 @@ GITLAB_BREAKAGES = {
         "over TLS",
     ),
     "an unverified CLI": (
-        "      sha256sum -c expected.sha256\n",
-        "",
-        "must pass `sha256sum -c` before `tar -x`",
+        "      if ! sha256sum -c expected.sha256 >/dev/null; then\n",
+        "      if false; then\n",
+        "is not tools/install-dagger.sh verbatim",
     ),
     "no input check": (
         '      if [ ! -f "$PIPELINES_SOURCE/pipelines.toml" ]; then',
@@ -381,7 +393,7 @@ def test_jenkins_structure_fails_on_a_broken_copy(name: str, library: Path) -> N
 def test_a_groovy_string_script_is_refused(library: Path) -> None:
     # The install script, with Groovy's interpolating quotes instead of single ones.
     text = library.read_text(encoding="utf-8")
-    start = text.index(f"sh {TRIPLE}\n            set -eu")
+    start = text.index(f"sh {TRIPLE}\n            # The dagger CLI of DAGGER_VERSION")
     end = text.index(TRIPLE, start + 10)
     library.write_text(
         text[:start] + 'sh """' + text[start + 6 : end] + '"""' + text[end + 3 :],

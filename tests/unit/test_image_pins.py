@@ -44,13 +44,14 @@ PINNED_ENGINE = re.compile(r"registry\.dagger\.io/engine:v\d+\.\d+\.\d+" + DIGES
 RUNNER_IMAGE = re.compile(r"image(?:\+\w+)?://(?P<ref>registry\.dagger\.io/engine[^\s\"'`]*)")
 
 # No public source of the v0.21.11 engine image's digest was found (code,
-# issues and pages searched for "engine:v0.21.11" return nothing), and a digest
-# is never made up. Strict: once values.yaml carries the digest this test
-# passes, strict xfail turns that into a failure, and the marker must go.
+# issues and pages searched for "engine:v0.21.11" return nothing), no machine
+# here reaches the registry, and a digest is never made up. Strict: once
+# `python -m tools.pin_dagger` has written the digest this test passes, strict
+# xfail turns that into a failure, and the marker must go.
 ENGINE_DIGEST_MISSING = pytest.mark.xfail(
     strict=True,
     reason="deploy/dagger-engine/values.yaml: registry.dagger.io/engine:v0.21.11 has no verified "
-    "digest yet; run `crane digest registry.dagger.io/engine:v0.21.11` and append it",
+    "digest yet; run `python -m tools.pin_dagger` on a machine that reaches registry.dagger.io",
 )
 
 
