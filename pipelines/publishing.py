@@ -130,16 +130,17 @@ def prepare_push(ecr: Any, settings: PublishConfig, plan: PublishPlan) -> Regist
         if state.created:
             log.info("created ECR repository %s", state.uri)
     existing = None
+    tag_state = None
     try:
-        check_tag_available(ecr, repository=plan.repository, tag=plan.tags[0])
+        tag_state = check_tag_available(ecr, repository=plan.repository, tag=plan.tags[0])
     except TagExistsError:
         if plan.release:
             raise
         found = existing_digest(ecr, repository=plan.repository, tag=plan.tags[0])
         existing = Digest.parse(found) if found else None
-    if plan.release and settings.signing_key is not None:
-        # The repository exists (check_tag_available said so): can cosign write beside it?
-        require_signature_tags_writable(ecr, repository=plan.repository)
+    if tag_state is not None and plan.release and settings.signing_key is not None:
+        # Can cosign write beside the image? (The repository's mode, as just read.)
+        require_signature_tags_writable(tag_state)
     login = registry_credentials(ecr, parse_registry(settings.registry))
     return RegistryLogin(
         registry=settings.registry,

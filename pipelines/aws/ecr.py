@@ -143,16 +143,16 @@ def _mutability(settings: RepositorySettings) -> dict[str, Any]:
     }
 
 
-def require_signature_tags_writable(
-    client: Any, *, repository: str, registry_id: str | None = None
-) -> None:
+def require_signature_tags_writable(state: TagState) -> None:
     """Fail before the build when cosign could not attach the signature and
     attestations: a plain IMMUTABLE repository refuses the second push of
-    ``sha256-<hex>.att`` (one attestation per platform) and a re-run's ``.sig``."""
-    ids = {"registryId": registry_id} if registry_id else {}
-    (found,) = client.describe_repositories(repositoryNames=[repository], **ids)["repositories"]
-    if found.get("imageTagMutability") != "IMMUTABLE":
+    ``sha256-<hex>.att`` (one attestation per platform) and a re-run's ``.sig``.
+
+    Reads the mode :func:`check_tag_available` already fetched: no AWS call.
+    """
+    if state.mutability != "IMMUTABLE":
         return
+    repository = state.repository
     raise EcrError(
         f"ECR repository {repository!r} has immutable tags without an exclusion for "
         f"cosign's {SIGNATURE_TAGS} tags: the signature and attestations could not be attached",
@@ -227,6 +227,8 @@ class TagState:
     tag: str
     exists: bool
     immutable_tags: bool
+    # ECR's imageTagMutability as read: MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION...
+    mutability: str
     digest: str | None = None
 
 
@@ -249,13 +251,20 @@ def check_tag_available(
             fix="create it (set `ensure_repository = true` under [publish]) or correct "
             "`repository` in pipelines.toml",
         ) from None
-    immutable = found["repositories"][0].get("imageTagMutability") in _IMMUTABLE_MODES
+    mutability = str(found["repositories"][0].get("imageTagMutability", "MUTABLE"))
+    immutable = mutability in _IMMUTABLE_MODES
     try:
         images = client.describe_images(
             repositoryName=repository, imageIds=[{"imageTag": tag}], **ids
         )["imageDetails"]
     except client.exceptions.ImageNotFoundException:
-        return TagState(repository=repository, tag=tag, exists=False, immutable_tags=immutable)
+        return TagState(
+            repository=repository,
+            tag=tag,
+            exists=False,
+            immutable_tags=immutable,
+            mutability=mutability,
+        )
     digest = images[0].get("imageDigest") if images else None
     if immutable:
         raise TagExistsError(
@@ -266,7 +275,12 @@ def check_tag_available(
             "the version for a new build",
         )
     return TagState(
-        repository=repository, tag=tag, exists=True, immutable_tags=False, digest=digest
+        repository=repository,
+        tag=tag,
+        exists=True,
+        immutable_tags=False,
+        mutability=mutability,
+        digest=digest,
     )
 
 

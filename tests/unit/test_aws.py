@@ -237,7 +237,10 @@ def test_a_signed_repository_keeps_release_tags_immutable_and_lets_cosign_write(
     assert repo["imageTagMutabilityExclusionFilters"] == [
         {"filterType": "WILDCARD", "filter": "sha256-*"}
     ]
-    require_signature_tags_writable(ecr, repository="hello-service")  # cosign may write
+    # cosign may write
+    require_signature_tags_writable(
+        check_tag_available(ecr, repository="hello-service", tag="rc-1.0.0-1a2b3c4")
+    )
     # A release tag is still refused a second time...
     ecr.put_image(
         repositoryName="hello-service", imageManifest=MANIFEST, imageTag="rc-1.0.0-1a2b3c4"
@@ -254,13 +257,18 @@ def test_a_signed_repository_keeps_release_tags_immutable_and_lets_cosign_write(
 
 def test_a_plain_immutable_repository_is_refused_before_signing(ecr: Any) -> None:
     ensure_repository(ecr, name="hello-service", settings=RepositorySettings())
+    state = check_tag_available(ecr, repository="hello-service", tag="rc-1.0.0-1a2b3c4")
+    assert state.mutability == "IMMUTABLE"
     with pytest.raises(EcrError) as caught:
-        require_signature_tags_writable(ecr, repository="hello-service")
+        require_signature_tags_writable(state)
     message = str(caught.value)
+    assert "ECR repository 'hello-service' has immutable tags without an exclusion" in message
     assert "without an exclusion for cosign's sha256-* tags" in message
     assert "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION" in message
     ecr.create_repository(repositoryName="mutable", imageTagMutability="MUTABLE")
-    require_signature_tags_writable(ecr, repository="mutable")
+    mutable = check_tag_available(ecr, repository="mutable", tag="rc-1.0.0-1a2b3c4")
+    assert mutable.mutability == "MUTABLE"
+    require_signature_tags_writable(mutable)
 
 
 def test_ensure_repository_refuses_a_bad_name_before_calling_aws(ecr: Any) -> None:
