@@ -19,6 +19,7 @@ import jsonschema
 
 from tests.ci_wrappers import (
     DAGGER_VERSION,
+    GITHUB_REPORT_JOBS,
     GITHUB_REUSABLE,
     GITHUB_WORKFLOWS,
     GITLAB_COMPONENT,
@@ -35,6 +36,7 @@ from tests.ci_wrappers import (
     dagger_lines,
     github_job_trigger,
     github_on,
+    github_pipeline_jobs,
     github_spec,
     gitlab_jobs,
     gitlab_spec,
@@ -153,7 +155,12 @@ def _reusable_problems(path: Path, where: str, workflow: Mapping[str, Any]) -> I
         yield f"{where}: top-level `permissions: {{}}` (each job asks for its own)"
     jobs = workflow.get("jobs") or {}
     found = set()
-    for job_name, job in jobs.items():
+    for job_name in GITHUB_REPORT_JOBS:
+        if job_name not in jobs:
+            yield f"{where}: no job {job_name} (the JUnit summary, made without a token)"
+        else:
+            yield from _github_summary_job_problems(f"{where} job {job_name}", jobs[job_name])
+    for job_name, job in github_pipeline_jobs(workflow).items():
         job_where = f"{where} job {job_name}"
         try:
             trigger = github_job_trigger(job_name, job, where=where)
@@ -188,6 +195,7 @@ def _github_job_problems(where: str, trigger: str, job: Mapping[str, Any]) -> It
     yield from _github_secret_problems(where, env, steps)
     yield from _github_credential_holders(where, steps)
     yield from _github_permission_problems(where, trigger, permissions, uses)
+    yield from _github_third_party_problems(where, permissions, uses)
     for step in steps:
         yield from _github_step_problems(where, trigger, step)
     yield from _github_order_problems(where, steps)
@@ -327,10 +335,59 @@ def _github_order_problems(where: str, steps: Sequence[Mapping[str, Any]]) -> It
 
 # Where each upload reads its report; the SARIF exists only where Trivy runs.
 GITHUB_UPLOADS = {
-    "mikepenz/action-junit-report": ("report_paths", "reports/junit/*.xml"),
     "github/codeql-action/upload-sarif": ("sarif_file", "reports/scan/trivy.sarif"),
     "actions/upload-artifact": ("path", "reports/"),
 }
+# Owners whose actions may run in a job that holds a token that writes or the
+# OIDC token request: every step of a job can use both, so only GitHub's own
+# actions and AWS's credentials action run there.
+FIRST_PARTY_OWNERS = ("actions", "github", "aws-actions")
+# The summary job's two steps, and what each reads.
+SUMMARY_STEPS: dict[str, dict[str, str | bool]] = {
+    "actions/download-artifact": {"pattern": "*-reports", "path": "reports-in"},
+    "mikepenz/action-junit-report": {
+        "report_paths": "reports-in/*/junit/*.xml",
+        "annotate_only": True,
+    },
+}
+
+
+def _github_third_party_problems(
+    where: str, permissions: Mapping[str, Any], uses: Sequence[str]
+) -> Iterator[str]:
+    privileged = [scope for scope, level in permissions.items() if level == "write"]
+    if not privileged:
+        return
+    for action in uses:
+        if action and action.split("/")[0] not in FIRST_PARTY_OWNERS:
+            yield (
+                f"{where}: {action} runs in a job holding {sorted(privileged)}; run third-party "
+                "actions in a job granted nothing (like test-summary), from the artifact"
+            )
+
+
+def _github_summary_job_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
+    if job.get("permissions") != {}:
+        yield f"{where}: `permissions: {{}}` (it reads an artifact of this run and needs nothing)"
+    if sorted(job.get("needs") or []) != ["dev", "pre-merge"]:
+        yield f"{where}: `needs: [dev, pre-merge]` (the jobs that run test suites)"
+    if "!cancelled()" not in str(job.get("if", "")):
+        yield f"{where}: `if:` must hold !cancelled() (a summary whatever the verdict)"
+    steps = job.get("steps") or []
+    uses = [str(step.get("uses", "")).split("@")[0] for step in steps]
+    if uses != list(SUMMARY_STEPS):
+        yield f"{where}: the steps are {list(SUMMARY_STEPS)}, in that order; found {uses}"
+        return
+    for step, (action, wanted) in zip(steps, SUMMARY_STEPS.items(), strict=True):
+        inputs = step.get("with") or {}
+        for key, value in wanted.items():
+            given = _as_bool(inputs.get(key)) if isinstance(value, bool) else inputs.get(key)
+            if given != value:
+                yield f"{where}: {action} needs `{key}: {value}`"
+    for step in steps:
+        values = [*(step.get("env") or {}).values(), *(step.get("with") or {}).values()]
+        if any("secrets." in str(v) or "github.token" in str(v) for v in values):
+            yield f"{where}: step {step.get('name')!r} is handed a token; the summary needs none"
 
 
 def _after(steps: Sequence[Mapping[str, Any]], index: int) -> bool:
@@ -343,8 +400,6 @@ def _github_report_problems(
     where: str, trigger: str, steps: Sequence[Mapping[str, Any]], uses: Sequence[str]
 ) -> Iterator[str]:
     wanted = {"actions/upload-artifact"}
-    if trigger != "release":  # release runs no test suite
-        wanted.add("mikepenz/action-junit-report")
     if trigger != "dev":  # dev runs no scan
         wanted.add("github/codeql-action/upload-sarif")
     for name in sorted(wanted):
@@ -359,6 +414,12 @@ def _github_report_problems(
             yield f"{where}: {name} must run `if: always()` (reports whatever the verdict)"
         if not _after(steps, uses.index(name)):
             yield f"{where}: {name} must come after the verdict line"
+    if "actions/upload-artifact" in uses:
+        artifact = (steps[uses.index("actions/upload-artifact")].get("with") or {}).get("name")
+        if artifact != f"{trigger}-reports":
+            yield (
+                f"{where}: the reports artifact is named {trigger}-reports (test-summary reads it)"
+            )
 
 
 def reusable_permissions(path: Path = REUSABLE_WORKFLOW) -> dict[str, str]:

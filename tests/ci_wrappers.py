@@ -68,6 +68,9 @@ JENKINS_LIBRARY_NAME = "portable-pipelines"
 RELEASE_TAG = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 TRIGGERS = ("dev", "pre-merge", "release")
+# Jobs of the reusable workflow that run no pipeline: they publish what the
+# pipeline jobs left as artifacts, holding no token (tests/ci_policies.py).
+GITHUB_REPORT_JOBS = ("test-summary",)
 AWS_CREDENTIALS = "<aws-credentials>"
 
 # The AWS argument group each CI passes, in order; nothing else is allowed.
@@ -396,6 +399,12 @@ def _github_context(
     return context
 
 
+def github_pipeline_jobs(workflow: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The jobs that run a pipeline (one per trigger), without the report jobs."""
+    jobs = workflow.get("jobs") or {}
+    return {name: job for name, job in jobs.items() if name not in GITHUB_REPORT_JOBS}
+
+
 def github_job_trigger(
     name: str, job: Mapping[str, Any], release_branch: str = "main", where: str = ""
 ) -> str:
@@ -450,7 +459,7 @@ def github_calls(path: Path = REUSABLE_WORKFLOW) -> dict[str, TriggerCalls]:
     """The dagger lines of the reusable workflow, by trigger, as written."""
     workflow = load_yaml(path)
     calls: dict[str, TriggerCalls] = {}
-    for job_name, job in (workflow.get("jobs") or {}).items():
+    for job_name, job in github_pipeline_jobs(workflow).items():
         where = f".github/workflows/{path.name} job {job_name}"
         trigger = github_job_trigger(job_name, job, where=f".github/workflows/{path.name}")
         lines: list[tuple[str, ...]] = []
@@ -475,7 +484,7 @@ def github_resolve(
     workflow = load_yaml(path)
     release_branch = inputs.get("release-branch", "main")
     resolved: dict[str, tuple[tuple[str, ...], ...]] = {}
-    for job_name, job in (workflow.get("jobs") or {}).items():
+    for job_name, job in github_pipeline_jobs(workflow).items():
         trigger = github_job_trigger(job_name, job, release_branch)
         context = _github_context(inputs, secrets, path=path)
         lines = []

@@ -32,6 +32,7 @@ from tests.ci_wrappers import (
     component_document,
     dagger_lines,
     github_job_trigger,
+    github_pipeline_jobs,
     gitlab_jobs,
     gitlab_trigger,
     load_yaml,
@@ -119,7 +120,7 @@ def test_kubeconfig_and_manifests_follow_the_dev_target(ci: str) -> None:
 
 @pytest.mark.parametrize("release_branch", ["main", "trunk"])
 def test_each_system_selects_the_same_pipeline_for_each_event(release_branch: str) -> None:
-    jobs = load_yaml(REUSABLE_WORKFLOW)["jobs"]
+    jobs = github_pipeline_jobs(load_yaml(REUSABLE_WORKFLOW))
     github_if = {
         github_job_trigger(name, job, release_branch): job["if"] for name, job in jobs.items()
     }

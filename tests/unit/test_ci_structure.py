@@ -146,9 +146,49 @@ GITHUB_BREAKAGES = {
     ),
     "an unreviewed action in a job": (
         "pipelines.yml",
-        "uses: mikepenz/action-junit-report@db71d41eb79864e25ab0337e395c352e84523afe # v4.3.1",
+        "uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2",
         "uses: someone/exporter@db71d41eb79864e25ab0337e395c352e84523afe # v1.0.0",
         "someone/exporter is not a reviewed action",
+    ),
+    "a third-party action in a job holding the OIDC token request": (
+        "pipelines.yml",
+        "      # Reports are published whatever the verdict; the JUnit summary is made\n",
+        "      - name: Test summary (JUnit)\n"
+        "        uses: mikepenz/action-junit-report@"
+        "db71d41eb79864e25ab0337e395c352e84523afe # v4.3.1\n"
+        "        with:\n          report_paths: reports/junit/*.xml\n\n"
+        "      # Reports are published whatever the verdict; the JUnit summary is made\n",
+        "job dev: mikepenz/action-junit-report runs in a job holding ['id-token', 'statuses']",
+    ),
+    "a summary job granted a token": (
+        "pipelines.yml",
+        "    timeout-minutes: 10\n    permissions: {}\n",
+        "    timeout-minutes: 10\n    permissions:\n      checks: write\n",
+        "job test-summary: `permissions: {}`",
+    ),
+    "a summary that skips pre-merge": (
+        "pipelines.yml",
+        "    needs: [dev, pre-merge]\n",
+        "    needs: [dev]\n",
+        "`needs: [dev, pre-merge]`",
+    ),
+    "a summary handed the job token": (
+        "pipelines.yml",
+        "          detailed_summary: true\n",
+        "          detailed_summary: true\n          token: ${{ github.token }}\n",
+        "is handed a token; the summary needs none",
+    ),
+    "a reports artifact the summary cannot find": (
+        "pipelines.yml",
+        "          name: pre-merge-reports\n",
+        "          name: reports\n",
+        "the reports artifact is named pre-merge-reports",
+    ),
+    "a summary reading another path": (
+        "pipelines.yml",
+        "          report_paths: reports-in/*/junit/*.xml\n",
+        "          report_paths: reports/junit/*.xml\n",
+        "needs `report_paths: reports-in/*/junit/*.xml`",
     ),
     "the AWS keys handed to a report step": (
         "pipelines.yml",
@@ -159,8 +199,8 @@ GITHUB_BREAKAGES = {
     ),
     "the job token handed to a report step": (
         "pipelines.yml",
-        "          annotate_only: true\n",
-        "          annotate_only: true\n          token: ${{ github.token }}\n",
+        "          category: trivy-pre-merge\n",
+        "          category: trivy-pre-merge\n          token: ${{ github.token }}\n",
         "hold a credential, but the step runs no dagger line",
     ),
     "a checkout that keeps the token in .git/config": (
