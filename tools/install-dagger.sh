@@ -2,7 +2,7 @@
 # The dagger CLI of DAGGER_VERSION into DAGGER_INSTALL_DIR, its tarball
 # checked before it is unpacked. The same text runs in every CI entry point
 # (.github/workflows/pipelines.yml, templates/pipelines/template.yml,
-# vars/portablePipelines.groovy; tests/unit/test_dagger_install.py holds
+# vars/portablePipelines.groovy; tests/integration/test_dagger_install.py holds
 # them equal and runs it). Each tarball's SHA-256 is committed below by
 # `python -m tools.pin_dagger`; an architecture without one is checked
 # against the release's checksums.txt, which comes from the same server as
