@@ -52,7 +52,7 @@ GITLAB_COMPONENT = ROOT / "templates" / "pipelines" / "template.yml"
 JENKINS_LIBRARY = ROOT / "vars" / "portablePipelines.groovy"
 # The project's own CI, not a caller of the entry points: linted and pinned
 # like them, but it maps no event to the pipelines.
-PROJECT_WORKFLOWS = frozenset({"self-test.yml", "release-module.yml"})
+PROJECT_WORKFLOWS = frozenset({"self-test.yml", "release-module.yml", "dagger-pins.yml"})
 GITLAB_CI = ROOT / ".gitlab-ci.yml"
 JENKINSFILE = ROOT / "Jenkinsfile"
 SERVICE_FILES = ROOT / "docs" / "snippets" / "service"
