@@ -170,8 +170,11 @@ def _bearer_token(client: httpx.Client, challenge: str) -> str:
     response = client.get(realm, params=fields)
     if response.status_code != 200:
         raise PinError(f"{realm}: HTTP {response.status_code} for an anonymous pull token")
-    body = response.json()
-    token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise PinError(f"{realm}: the answer carries no token")
     return token
@@ -202,7 +205,7 @@ def read_pins(downloads: str, registry: str, version: str) -> Pins:
             tarballs = read_tarball_checksums(client, downloads, version)
             digest = read_engine_digest(client, registry, version)
         except httpx.HTTPError as error:
-            raise PinError(f"{error.request.url}: {error}") from error
+            raise PinError(f"{type(error).__name__}: {error}") from error
     return Pins(version=version, tarballs=tarballs, engine_digest=digest)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Served:
         }
     )
     digest_header: str | None = DIGEST
+    token_answer: bytes = json.dumps({"token": TOKEN}).encode()
     requests: list[str] = field(default_factory=list)
 
 
@@ -81,7 +83,7 @@ def served() -> Iterator[tuple[Served, str]]:
                 if query.get("scope") != ["repository:engine:pull"]:
                     self.answer(400, b"{}")
                 else:
-                    self.answer(200, json.dumps({"token": TOKEN}).encode())
+                    self.answer(200, state.token_answer)
             elif url.path == f"/v2/engine/manifests/v{VERSION}":
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     realm = f"http://127.0.0.1:{port}/token"
@@ -196,6 +198,7 @@ def test_a_committed_pin_the_server_now_contradicts_is_never_overwritten(
         ("no arm64", f"lists no dagger_v{VERSION}_linux_arm64.tar.gz"),
         ("wrong header", "is not the served bytes'"),
         ("unknown version", "HTTP 404; is 0.21.11 a released version?"),
+        ("a login page for a token", "/token: the answer carries no token"),
     ],
 )
 def test_nothing_is_written_unless_every_value_was_read(
@@ -211,12 +214,30 @@ def test_nothing_is_written_unless_every_value_was_read(
         del state.checksums[f"dagger_v{VERSION}_linux_arm64.tar.gz"]
     elif change == "wrong header":
         state.digest_header = "sha256:" + "0" * 64
+    elif change == "a login page for a token":
+        state.token_answer = b"<html>sign in</html>"
     else:
         downloads = f"{base}/elsewhere"
     before = snapshot(repository)
     code = pin_dagger.main(["--downloads", downloads, "--registry", base], root=repository)
     assert code == 1
     assert says in capsys.readouterr().err
+    assert snapshot(repository) == before
+
+
+def test_an_unreachable_server_is_an_error_not_a_traceback(
+    served: tuple[Served, str], repository: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, base = served
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    before = snapshot(repository)
+    code = pin_dagger.main(
+        ["--downloads", f"{base}/dagger/releases", "--registry", closed], root=repository
+    )
+    assert code == 1
+    assert "pin_dagger: ConnectError:" in capsys.readouterr().err
     assert snapshot(repository) == before
 
 
